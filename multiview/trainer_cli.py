@@ -1,0 +1,79 @@
+"""Lightning's CLI, set up for multiview runs.
+
+Every run gets one folder (``trainer.default_root_dir``; by default
+``$MULTIVIEW_HOME/runs/<recipe>/<timestamp>``) holding the resolved ``config.yaml``, CSV logs,
+``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs. A run stopped by Ctrl-C or SIGTERM
+saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from multiview import paths
+from multiview.io import write_json
+from multiview.methods.base import Method
+
+
+class SaveOnInterrupt(Callback):
+    """Write ``last.ckpt`` when training is interrupted, so ``--ckpt_path last`` resumes it."""
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        if not interrupted or trainer.checkpoint_callback is None or trainer.state.stage != "train":
+            return
+        path = Path(trainer.checkpoint_callback.dirpath or Path(trainer.default_root_dir) / "checkpoints")
+        trainer.save_checkpoint(path / "last.ckpt")
+        print(f"\ninterrupted: saved {path / 'last.ckpt'}", file=sys.stderr)
+
+
+class MultiviewCLI(LightningCLI):
+    def before_instantiate_classes(self) -> None:
+        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        trainer = cfg.trainer
+        if not trainer.default_root_dir:
+            configs = cfg.get("config") or []
+            stem = Path(str(configs[0])).stem if configs else "run"
+            trainer.default_root_dir = str(paths.runs_dir() / stem / time.strftime("%Y%m%d-%H%M%S"))
+        if trainer.logger in (None, True):
+            trainer.logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger",
+                                       init_args=Namespace(save_dir=trainer.default_root_dir, name="", version=""))
+        if trainer.precision is None and torch.cuda.is_available():
+            trainer.precision = "bf16-mixed"
+
+    def after_fit(self) -> None:
+        trainer, model = self.trainer, self.model
+        if trainer.interrupted or not trainer.is_global_zero:
+            return
+        run_dir = Path(trainer.default_root_dir)
+        metrics = model.final_report(trainer, self.datamodule, run_dir) if hasattr(model, "final_report") else {}
+        if metrics:
+            write_json(run_dir / "metrics.json", metrics)
+            table = model.report_table(metrics) if hasattr(model, "report_table") else str(metrics)
+            print("\nend-of-fit report:\n" + table)
+        print(f"\nrun folder: {run_dir}")
+
+
+def run_lightning_cli(argv: list[str]) -> None:
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    MultiviewCLI(
+        model_class=Method,
+        subclass_mode_model=True,
+        datamodule_class=L.LightningDataModule,
+        subclass_mode_data=True,
+        args=argv,
+        save_config_kwargs={"overwrite": True},
+        trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True), SaveOnInterrupt()]},
+        parser_kwargs={"exit_on_error": False},
+        auto_configure_optimizers=False,
+    )

@@ -1,0 +1,26 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def multiview_home(tmp_path_factory):
+    """Caches and run folders of the test session live in a temporary MULTIVIEW_HOME."""
+    home = os.environ.get("MULTIVIEW_TEST_HOME") or str(tmp_path_factory.mktemp("multiview_home"))
+    old = os.environ.get("MULTIVIEW_HOME")
+    os.environ["MULTIVIEW_HOME"] = home
+    yield Path(home)
+    if old is None:
+        os.environ.pop("MULTIVIEW_HOME", None)
+    else:
+        os.environ["MULTIVIEW_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is missing")
+    return SHARED_DATA
