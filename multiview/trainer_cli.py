@@ -48,6 +48,8 @@ class MultiviewCLI(LightningCLI):
         if trainer.logger in (None, True):
             trainer.logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger",
                                        init_args=Namespace(save_dir=trainer.default_root_dir, name="", version=""))
+        if "weights_only" in cfg and cfg.weights_only is None:
+            cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
         if trainer.precision is None and torch.cuda.is_available():
             trainer.precision = "bf16-mixed"
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from multiview.data import decode
-from multiview.data.av import AVClipDataset, EpochSampler, SyntheticAV
+from multiview.data.av import AVClipDataset, SyntheticAV
+from multiview.data.loader import EpochSampler
 from multiview.data.synthetic import KINDS, WorldConfig, generate, load_manifest
 
 
@@ -135,3 +136,12 @@ def test_datamodule_batches(tmp_path, monkeypatch):
     assert 0 <= batch["frame"].min() and batch["frame"].max() <= 1
     assert len(batch["caption"]) == 4 and batch["label"].dtype == torch.int64
     assert len(dm.val_set) == 4 and len(dm.train_set) == 16
+
+
+def test_epoch_sampler_resumes_mid_epoch_once():
+    s = EpochSampler(10, seed=1)
+    s.set_epoch(3)
+    full = list(s)
+    s.resume_at = (3, 4)
+    assert list(s) == full[4:] and len(s) == 10
+    assert list(s) == full  # only the first pass of that epoch is shortened

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from multiview.data import decode
+from multiview.data.loader import ResumableBatches
 from multiview.data.synthetic import WorldConfig, generate
 from multiview.errors import UserError
 
@@ -83,29 +84,7 @@ class AVClipDataset(Dataset):
                 "label": self.labels[clip], "caption": self.captions[clip], "index": i, "time": t}
 
 
-class EpochSampler(torch.utils.data.Sampler):
-    """A seeded permutation per epoch whose indices carry the epoch: ``epoch * n + i``.
-
-    The dataset draws each sample's moment from ``(seed, epoch, i)``, so an epoch's samples are
-    the same whatever the worker count and a resumed run sees the data it would have seen.
-    Lightning calls :meth:`set_epoch` before each epoch.
-    """
-
-    def __init__(self, n: int, seed: int = 0):
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100003 + self.epoch))
-        return iter((perm + self.epoch * self.n).tolist())
-
-
-class AVFolder(L.LightningDataModule):
+class AVFolder(ResumableBatches, L.LightningDataModule):
     """Every video under ``folder`` (recursively), with ``labels.tsv`` / ``captions.tsv`` if present.
 
     The last ``val_clips`` files (sorted by path) are held out for evaluation.
@@ -163,9 +142,10 @@ class AVFolder(L.LightningDataModule):
                                      samples_per_clip=1, train=False, **common)
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        sampler = EpochSampler(len(dataset), self.seed) if shuffle else None
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        common = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        if not shuffle:
+            return DataLoader(dataset, batch_size=self.batch_size, **common)
+        return self.resumable_loader(dataset, self.batch_size, self.seed, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from multiview import paths
+from multiview.data.loader import ResumableBatches
 from multiview.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -101,8 +102,9 @@ class ImageArrayDataset(Dataset):
     """Decoded images with optional augmentation (random resized crop + horizontal flip)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, augment: bool = False,
-                 crop_scale: tuple[float, float] = (0.2, 1.0)):
+                 crop_scale: tuple[float, float] = (0.2, 1.0), seed: int = 0):
         self.images, self.labels = torch.from_numpy(images), torch.from_numpy(labels).long()
+        self.seed = seed
         size = images.shape[-1]
         self.transform = v2.Compose([v2.RandomResizedCrop(size, scale=crop_scale, antialias=True),
                                      v2.RandomHorizontalFlip()]) if augment else None
@@ -111,13 +113,16 @@ class ImageArrayDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
+        epoch, i = divmod(i, len(self))  # EpochSampler tags indices with the epoch
         img = self.images[i]
         if self.transform is not None:
-            img = self.transform(img)
+            with torch.random.fork_rng():
+                torch.manual_seed(self.seed * 1_000_003 + epoch * len(self) + i)
+                img = self.transform(img)
         return {"image": img.float() / 255.0, "label": self.labels[i], "index": i}
 
 
-class ImageFolderData(L.LightningDataModule):
+class ImageFolderData(ResumableBatches, L.LightningDataModule):
     """Train/test image splits; ``train_limit``/``test_limit`` take a class-balanced subset."""
 
     def __init__(self, path: str = "", size: int = 32, batch_size: int = 256, num_workers: int = 0,
@@ -148,14 +153,15 @@ class ImageFolderData(L.LightningDataModule):
         test, test_y, _ = decode_split(root, "test", self.size)
         train, train_y = self._subset(train, train_y, self.train_limit)
         test, test_y = self._subset(test, test_y, self.test_limit)
-        self.train_set = ImageArrayDataset(train, train_y, augment=self.augment)
+        self.train_set = ImageArrayDataset(train, train_y, augment=self.augment, seed=self.seed)
         self.train_plain = ImageArrayDataset(train, train_y, augment=False)
         self.test_set = ImageArrayDataset(test, test_y, augment=False)
 
     def _loader(self, ds, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          generator=torch.Generator().manual_seed(self.seed) if shuffle else None)
+        common = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        if not shuffle:
+            return DataLoader(ds, batch_size=self.batch_size, **common)
+        return self.resumable_loader(ds, self.batch_size, self.seed, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
