@@ -1,0 +1,296 @@
+"""Text corpora for word vectors: streaming lines, tokenizing, the vocabulary, subsampling.
+
+The corpus convention is gensim's ``LineSentence``: one sentence (or document) per line, lines
+longer than ``max_sentence_length`` tokens split into pieces (word2vec.c's ``MAX_SENTENCE_LENGTH``
+and gensim's 10,000). ``.bz2`` and ``.gz`` files are read transparently, line by line, so corpora
+larger than memory stream. Two ready corpora ship with gensim (``gensim/test/test_data``):
+``enwiki``, a shortened English Wikipedia dump turned into plain text once with gensim's
+``WikiCorpus`` and cached, and ``lee``, the Lee background corpus.
+
+A corpus is encoded once into word ids (a memory-mapped ``.npy`` in the cache) plus sentence end
+offsets; training then reads chunks of whole sentences from the map.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import lightning as L
+import numpy as np
+import torch
+
+from multiview.errors import UserError
+from multiview.io import atomic_write
+from multiview.paths import cache_dir
+
+BUNDLED = {
+    "enwiki": "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",
+    "lee": "lee_background.cor",
+}
+TOKENIZERS = ("simple", "whitespace")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def gensim_datapath(name: str) -> Path:
+    """A file from gensim's bundled test data (``gensim.test.utils.datapath``)."""
+    from gensim.test.utils import datapath
+
+    path = Path(datapath(name))
+    if not path.is_file():
+        raise UserError(f"gensim test data {name!r}: not found at {path}; reinstall gensim")
+    return path
+
+
+def tokenize(line: str, tokenizer: str = "simple") -> list[str]:
+    """``simple``: lowercase runs of letters (inner apostrophe kept); ``whitespace``: ``str.split``."""
+    if tokenizer == "simple":
+        return _WORD.findall(line.lower())
+    if tokenizer == "whitespace":
+        return line.split()
+    raise UserError(f"tokenizer {tokenizer!r}: expected one of {', '.join(TOKENIZERS)}")
+
+
+def _open_text(path: Path):
+    if path.suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8", errors="replace")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def prepare_enwiki() -> Path:
+    """gensim's Wikipedia extract as plain text, one article per line (made once, cached)."""
+    out = cache_dir("text") / "enwiki-extract.txt"
+    if out.is_file():
+        return out
+    from gensim.corpora import WikiCorpus
+
+    wiki = WikiCorpus(str(gensim_datapath(BUNDLED["enwiki"])), dictionary={}, processes=1)
+
+    def write(f):
+        for tokens in wiki.get_texts():
+            f.write(" ".join(tokens) + "\n")
+
+    return atomic_write(out, write, mode="w")
+
+
+def resolve_corpus(corpus: str) -> Path:
+    """``enwiki``, ``lee``, or a path to a plain-text file."""
+    if corpus == "enwiki":
+        return prepare_enwiki()
+    if corpus in BUNDLED:
+        return gensim_datapath(BUNDLED[corpus])
+    path = Path(corpus).expanduser()
+    if not path.is_file():
+        raise UserError(
+            f"corpus {corpus!r}: no such file; expected a plain-text file (one sentence per "
+            f"line) or one of {', '.join(BUNDLED)}"
+        )
+    return path
+
+
+def iter_sentences(
+    path: str | Path, tokenizer: str = "simple", max_sentence_length: int = 10000
+) -> Iterator[list[str]]:
+    """Stream token lists from a text file, one per line, split at ``max_sentence_length``."""
+    with _open_text(Path(path)) as f:
+        for line in f:
+            tokens = tokenize(line, tokenizer)
+            for i in range(0, len(tokens), max_sentence_length):
+                yield tokens[i : i + max_sentence_length]
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """word2vec.c's subsampling: keep word w with p = (sqrt(f/t) + 1) * t/f, capped at 1.
+
+    ``f`` is the word's count and ``t = sample * total count`` (Mikolov et al. 2013, sec. 2.3, in
+    the form word2vec.c and gensim implement). ``sample <= 0`` keeps every word.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample <= 0:
+        return np.ones_like(counts)
+    threshold = sample * counts.sum()
+    return np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / counts)
+
+
+@dataclass
+class Vocab:
+    """Words sorted by count, descending; ties put the later first appearance first (gensim's order)."""
+
+    words: list[str]
+    counts: np.ndarray
+
+    def __post_init__(self):
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @classmethod
+    def build(cls, sentences, min_count: int = 5) -> "Vocab":
+        counter: Counter = Counter()
+        for tokens in sentences:
+            counter.update(tokens)
+        kept = [(i, w, c) for i, (w, c) in enumerate(counter.items()) if c >= min_count]
+        kept.sort(key=lambda iwc: (-iwc[2], -iwc[0]))
+        kept = [(w, c) for _, w, c in kept]
+        return cls([w for w, _ in kept], np.array([c for _, c in kept], dtype=np.int64))
+
+    def save(self, path: Path) -> None:
+        text = "".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts.tolist()))
+        atomic_write(path, lambda f: f.write(text), mode="w")
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocab":
+        rows = [line.rstrip("\n").split("\t") for line in open(path, encoding="utf-8")]
+        return cls([w for w, _ in rows], np.array([int(c) for _, c in rows], dtype=np.int64))
+
+
+@dataclass
+class EncodedCorpus:
+    """Word ids of the in-vocabulary tokens, sentence end offsets, the vocabulary."""
+
+    ids: np.ndarray
+    ends: np.ndarray
+    vocab: Vocab
+    raw_words: int
+
+    def chunks(self, words_per_chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Whole sentences, about ``words_per_chunk`` ids at a time: (ids, sentence lengths)."""
+        start_sentence, start = 0, 0
+        while start_sentence < len(self.ends):
+            stop_sentence = int(np.searchsorted(self.ends, start + words_per_chunk, side="right"))
+            stop_sentence = max(stop_sentence, start_sentence + 1)
+            stop = int(self.ends[stop_sentence - 1])
+            lengths = np.diff(self.ends[start_sentence:stop_sentence], prepend=start)
+            yield np.asarray(self.ids[start:stop]), lengths
+            start_sentence, start = stop_sentence, stop
+
+
+def encode_corpus(
+    corpus: str,
+    tokenizer: str = "simple",
+    min_count: int = 5,
+    max_sentence_length: int = 10000,
+) -> EncodedCorpus:
+    """Count, build the vocabulary and write word ids once per (file, settings); then reuse."""
+    path = resolve_corpus(corpus)
+    tokenize("", tokenizer)
+    if min_count < 1:
+        raise UserError(f"min_count: expected an integer >= 1, got {min_count}")
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{tokenizer}|{min_count}|{max_sentence_length}"
+    folder = cache_dir("text", "encoded", hashlib.sha1(key.encode()).hexdigest()[:16])
+    done = folder / "meta.txt"
+    if not done.is_file():
+        sentences = lambda: iter_sentences(path, tokenizer, max_sentence_length)  # noqa: E731
+        vocab = Vocab.build(sentences(), min_count)
+        if len(vocab) == 0:
+            raise UserError(f"corpus {corpus!r}: no word occurs at least min_count={min_count} times")
+        ids = np.lib.format.open_memmap(
+            folder / "ids.tmp.npy", mode="w+", dtype=np.int32, shape=(int(vocab.counts.sum()),)
+        )
+        ends, at, raw = [], 0, 0
+        for tokens in sentences():
+            raw += len(tokens)
+            row = [i for i in map(vocab.index.get, tokens) if i is not None]
+            if row:
+                ids[at : at + len(row)] = row
+                at += len(row)
+                ends.append(at)
+        ids.flush()
+        del ids
+        (folder / "ids.tmp.npy").replace(folder / "ids.npy")
+        atomic_write(folder / "ends.npy", lambda f: np.save(f, np.array(ends, dtype=np.int64)))
+        vocab.save(folder / "vocab.tsv")
+        atomic_write(done, lambda f: f.write(f"{raw}\n{key}\n"), mode="w")
+    raw = int(done.read_text().split("\n")[0])
+    return EncodedCorpus(
+        ids=np.load(folder / "ids.npy", mmap_mode="r"),
+        ends=np.load(folder / "ends.npy"),
+        vocab=Vocab.load(folder / "vocab.tsv"),
+        raw_words=raw,
+    )
+
+
+class _Chunks(torch.utils.data.IterableDataset):
+    def __init__(self, corpus: EncodedCorpus, words_per_chunk: int):
+        self.corpus, self.words_per_chunk = corpus, words_per_chunk
+
+    def __iter__(self):
+        for ids, lengths in self.corpus.chunks(self.words_per_chunk):
+            yield {"ids": torch.from_numpy(ids.astype(np.int64)), "lengths": torch.from_numpy(lengths)}
+
+
+class TextCorpusDataModule(L.LightningDataModule):
+    """A text corpus as chunks of whole sentences: ``{"ids": [n] int64, "lengths": [s] int64}``.
+
+    ``corpus`` is ``enwiki``, ``lee`` or a plain-text file; ``batch_words`` ids per chunk.
+    """
+
+    def __init__(
+        self,
+        corpus: str = "enwiki",
+        tokenizer: str = "simple",
+        min_count: int = 5,
+        max_sentence_length: int = 10000,
+        batch_words: int = 16384,
+    ):
+        super().__init__()
+        if batch_words < 1:
+            raise UserError(f"batch_words: expected an integer >= 1, got {batch_words}")
+        self.corpus_name, self.tokenizer = corpus, tokenizer
+        self.min_count, self.max_sentence_length = min_count, max_sentence_length
+        self.batch_words = batch_words
+        self.corpus: EncodedCorpus | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.corpus is None:
+            self.corpus = encode_corpus(
+                self.corpus_name, self.tokenizer, self.min_count, self.max_sentence_length
+            )
+
+    @property
+    def vocab(self) -> Vocab:
+        self.setup()
+        return self.corpus.vocab
+
+    def train_dataloader(self):
+        self.setup()
+        return torch.utils.data.DataLoader(
+            _Chunks(self.corpus, self.batch_words), batch_size=None, num_workers=0
+        )
+
+
+def main(argv: list[str]) -> int:
+    """``multiview data text CORPUS``: prepare and encode a corpus once; print its figures as JSON."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="multiview data text", description=main.__doc__)
+    parser.add_argument("corpus", help=f"{', '.join(BUNDLED)}, or a plain-text file")
+    parser.add_argument("--tokenizer", default="simple", choices=TOKENIZERS)
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--max-sentence-length", type=int, default=10000)
+    args = parser.parse_args(argv)
+    corpus = encode_corpus(args.corpus, args.tokenizer, args.min_count, args.max_sentence_length)
+    counts = corpus.vocab.counts
+    figures = {
+        "text": str(resolve_corpus(args.corpus)),
+        "tokens": corpus.raw_words,
+        "in_vocabulary_tokens": int(corpus.ids.shape[0]),
+        "sentences": len(corpus.ends),
+        "vocabulary": len(corpus.vocab),
+        "top_words": dict(zip(corpus.vocab.words[:10], counts[:10].tolist())),
+    }
+    json.dump(figures, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

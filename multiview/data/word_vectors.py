@@ -1,0 +1,73 @@
+"""Word vectors on disk: the word2vec text and binary formats, and gensim's ``KeyedVectors``.
+
+Both formats start with a ``"<count> <dim>"`` line; each row is the word, a space, then the
+vector as text (``%.9g``, which round-trips float32 exactly) or as raw little-endian float32
+followed by a newline (word2vec.c's ``-binary 1``). gensim's ``load_word2vec_format`` reads both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from multiview.errors import UserError
+from multiview.io import atomic_write
+
+
+def is_binary(path: str | Path) -> bool:
+    return Path(path).suffix == ".bin"
+
+
+def save_word2vec(path: str | Path, words: list[str], vectors, binary: bool | None = None) -> Path:
+    """Write ``words`` and their ``vectors`` [V, D]; ``binary`` defaults to ``path`` ending ``.bin``."""
+    vectors = np.asarray(torch.as_tensor(vectors).detach().cpu(), dtype="<f4")
+    if len(words) != vectors.shape[0]:
+        raise ValueError(f"{len(words)} words but {vectors.shape[0]} vectors")
+    if any(not w or any(ch.isspace() for ch in w) for w in words):
+        raise ValueError("words must be non-empty and free of whitespace")
+    binary = is_binary(path) if binary is None else binary
+
+    def write(f):
+        f.write(f"{vectors.shape[0]} {vectors.shape[1]}\n".encode())
+        for word, row in zip(words, vectors):
+            if binary:
+                f.write(word.encode() + b" " + row.tobytes() + b"\n")
+            else:
+                f.write((word + " " + " ".join(f"{v:.9g}" for v in row) + "\n").encode())
+
+    return atomic_write(path, write)
+
+
+def load_word2vec(path: str | Path, binary: bool | None = None) -> tuple[list[str], torch.Tensor]:
+    """Read a word2vec text/binary file (ours or anyone's) with gensim: (words, vectors [V, D])."""
+    kv = load_keyed_vectors(path, binary)
+    return list(kv.index_to_key), torch.from_numpy(np.array(kv.vectors, dtype=np.float32))
+
+
+def load_keyed_vectors(path: str | Path, binary: bool | None = None):
+    from gensim.models import KeyedVectors
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"vectors {str(path)!r}: no such file; expected a word2vec .txt or .bin file")
+    binary = is_binary(path) if binary is None else binary
+    try:
+        return KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    except (ValueError, UnicodeDecodeError, EOFError) as err:
+        kind = "binary" if binary else "text"
+        raise UserError(f"vectors {str(path)!r}: not a word2vec {kind} file ({err})") from None
+
+
+def to_keyed_vectors(words: list[str], vectors, counts=None):
+    """An in-memory gensim ``KeyedVectors`` holding ``vectors`` (and word counts, if given)."""
+    from gensim.models import KeyedVectors
+
+    vectors = np.asarray(torch.as_tensor(vectors).detach().cpu(), dtype=np.float32)
+    kv = KeyedVectors(vectors.shape[1], dtype=np.float32)
+    kv.add_vectors(list(words), vectors)
+    if counts is not None:
+        for word, count in zip(words, np.asarray(counts).tolist()):
+            kv.set_vecattr(word, "count", int(count))
+    return kv

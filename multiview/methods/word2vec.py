@@ -1,0 +1,219 @@
+"""word2vec skip-gram with negative sampling (Mikolov et al. 2013), trained with manual SGD.
+
+The details follow word2vec.c and gensim: vocabulary with ``min_count`` (the data module),
+frequent-word subsampling, dynamic window, negatives from the unigram^0.75 distribution, input
+vectors initialised uniform in [-0.5/D, 0.5/D) and output vectors at zero, and a learning rate
+decaying linearly from ``alpha`` to ``min_alpha`` over all epochs' words.
+
+Each training step takes a chunk of whole sentences. On CPU the chunk is cut into parts that
+``workers`` threads train at once on the shared vectors (Hogwild, Recht et al. 2011, as
+word2vec.c's threads do; results then vary run to run, as gensim's do with workers > 1; use
+``workers: 1`` for bit-identical reruns). A part is subsampled, windowed and given its negatives
+in a few vectorized ops, then updated in batches of about ``batch_pairs`` (context, center) pairs
+with negatives shared within each window (Ji et al. 2016): batched matrix products and sparse
+row updates, no autograd, no optimizer. Keep batches small: every row's gradients in a batch are
+summed from the same stale values, and frequent words' rows diverge when a batch holds tens of
+thousands of pairs.
+
+After ``fit``, :meth:`Word2Vec.final_report` writes ``vectors.bin`` and ``vectors.txt``
+(word2vec formats, gensim-loadable) to the run folder and returns the word benchmarks.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from multiview.data.text import keep_probabilities
+from multiview.data.word_vectors import save_word2vec, to_keyed_vectors
+from multiview.methods.base import Method
+from multiview.objectives.skipgram import (
+    AliasSampler,
+    pair_weights,
+    sgns_loss,
+    sgns_update,
+    subsample,
+    window_contexts,
+)
+
+
+def split_sentences(ids: torch.Tensor, lengths: torch.Tensor, parts: int):
+    """Cut a chunk into up to ``parts`` pieces of whole sentences with about equal word counts."""
+    if parts <= 1 or lengths.numel() < 2:
+        return [(ids, lengths)]
+    ends = torch.cumsum(lengths, 0)
+    targets = torch.arange(1, parts, device=ends.device) * (ends[-1] / parts)
+    cuts = torch.unique(torch.searchsorted(ends, targets).clamp_(max=lengths.numel() - 1))
+    bounds = [0] + [int(c) + 1 for c in cuts if int(c) + 1 < lengths.numel()] + [lengths.numel()]
+    bounds = sorted(set(bounds))
+    starts = torch.cat([ends.new_zeros(1), ends])
+    return [
+        (ids[int(starts[a]) : int(starts[b])], lengths[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+
+
+class Word2Vec(Method):
+    """Skip-gram, negative sampling. Needs a data module with ``.vocab`` (``TextCorpusDataModule``)."""
+
+    def __init__(
+        self,
+        dim: int = 100,
+        window: int = 5,
+        negative: int = 5,
+        sample: float = 1e-3,
+        alpha: float = 0.025,
+        min_alpha: float = 0.0001,
+        ns_exponent: float = 0.75,
+        seed: int = 0,
+        workers: int = 2,
+        batch_pairs: int = 2048,
+        evaluate: bool = True,
+    ):
+        super().__init__(lr=alpha, weight_decay=0.0, optimizer="sgd", warmup_fraction=0.0)
+        for name, value in (("dim", dim), ("window", window), ("negative", negative)):
+            if value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.dim, self.window, self.negative, self.sample = dim, window, negative, sample
+        self.alpha, self.min_alpha, self.ns_exponent = alpha, min_alpha, ns_exponent
+        self.seed, self.workers, self.evaluate = seed, workers, evaluate
+        self.pool: ThreadPoolExecutor | None = None
+        self.batch_pairs = batch_pairs
+        self.words: list[str] = []
+        self.words_done = 0
+        self.total_words = 1
+
+    def build(self, words: list[str], counts) -> None:
+        """Allocate vectors for a vocabulary (sorted by count) and the sampling tables."""
+        generator = torch.Generator().manual_seed(self.seed)
+        self.words = list(words)
+        syn0 = (torch.rand(len(words), self.dim, generator=generator) - 0.5) / self.dim
+        self.register_buffer("syn0", syn0.to(self.device))
+        self.register_buffer("syn1", torch.zeros(len(words), self.dim, device=self.device))
+        keep = torch.as_tensor(keep_probabilities(counts, self.sample))
+        self.register_buffer("keep_prob", keep.to(self.device))
+        self.negatives = AliasSampler(counts, self.ns_exponent).to(self.device)
+        self.counts = counts
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        if not self.words:
+            vocab = datamodule.vocab
+            self.build(vocab.words, vocab.counts)
+        self.total_words = max(1, int(datamodule.corpus.ids.shape[0]) * int(self.trainer.max_epochs or 1))
+
+    def configure_optimizers(self):
+        return None
+
+    def on_fit_start(self) -> None:
+        self.negatives.to(self.device)
+        parts = 1 if self.workers == 1 or self.device.type != "cpu" else 4 * self.workers
+        self.generators = [
+            torch.Generator(device=self.device).manual_seed(self.seed + 1 + i) for i in range(parts)
+        ]
+        if self.device.type == "cpu":
+            # One thread per op, parallel across workers: small ops scale badly on a busy machine.
+            self.intra_op_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            if self.workers > 1:
+                self.pool = ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
+
+    def on_fit_end(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.intra_op_threads)
+
+    def current_alpha(self) -> float:
+        progress = min(1.0, self.words_done / self.total_words)
+        return self.alpha - (self.alpha - self.min_alpha) * progress
+
+    def train_chunk(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[float, int]:
+        """Train on a chunk of whole sentences, split between the workers (Hogwild, Recht et al.
+        2011: they update the shared rows without locks, as word2vec.c's threads do).
+
+        Returns the loss per pair of the first batch before its update, and the pair count.
+        """
+        alpha = self.current_alpha()
+        parts = split_sentences(ids, lengths, len(self.generators) if self.pool else 1)
+        if len(parts) == 1:
+            results = [self.train_part(*parts[0], self.generators[0], alpha)]
+        else:
+            # several parts per worker balance the load; part i always draws from generator i
+            jobs = [
+                self.pool.submit(self.train_part, i, n, g, alpha) for (i, n), g in zip(parts, self.generators)
+            ]
+            results = [job.result() for job in jobs]
+        return results[0][0], sum(pairs for _, pairs in results)
+
+    def train_part(self, ids, lengths, generator, alpha: float) -> tuple[float, int]:
+        with torch.autocast(self.device.type, enabled=False):
+            return self._train_part(ids, lengths, generator, alpha)
+
+    def _train_part(self, ids, lengths, generator, alpha: float) -> tuple[float, int]:
+        sentence = torch.repeat_interleave(torch.arange(lengths.numel(), device=ids.device), lengths)
+        keep = subsample(ids, self.keep_prob, generator)
+        ids, sentence = ids[keep], sentence[keep]
+        negatives = self.negatives.sample((ids.numel(), self.negative), generator)
+        batches, pairs = [], 0
+        for centers, contexts, valid in window_contexts(sentence, self.window, generator):
+            outputs, weights = pair_weights(ids[centers], valid, negatives[centers])
+            contexts = ids[contexts]
+            pairs += int(valid.sum())
+            step = max(1, self.batch_pairs // contexts.shape[1])
+            batches += [
+                (contexts[a : a + step], outputs[a : a + step], weights[a : a + step])
+                for a in range(0, centers.numel(), step)
+            ]
+        if not batches:
+            return 0.0, 0
+        with torch.no_grad():
+            loss = float(sgns_loss(self.syn0, self.syn1, *batches[0]) / batches[0][2][:, :, 0].sum())
+        for contexts, outputs, weights in batches:
+            sgns_update(self.syn0, self.syn1, contexts, outputs, weights, alpha)
+        return loss, pairs
+
+    def training_step(self, batch, batch_idx):
+        ids, lengths = batch["ids"], batch["lengths"]
+        loss, pairs = self.train_chunk(ids, lengths)
+        self.words_done += ids.numel()
+        self.log("train/loss", loss, prog_bar=True, batch_size=ids.numel())
+        self.log("train/alpha", self.current_alpha(), batch_size=ids.numel())
+        self.log("train/pairs", float(pairs), reduce_fx="sum", batch_size=ids.numel())
+        return None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        counts = torch.as_tensor(self.counts)
+        checkpoint["word2vec"] = {"words": self.words, "counts": counts, "words_done": self.words_done}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["word2vec"]
+        if not self.words:
+            self.build(state["words"], state["counts"].numpy())
+        self.words_done = int(state["words_done"])
+
+    def vectors(self) -> torch.Tensor:
+        return self.syn0.detach().float().cpu()
+
+    def keyed_vectors(self):
+        return to_keyed_vectors(self.words, self.vectors(), self.counts)
+
+    def export(self, folder: Path) -> dict[str, Path]:
+        folder = Path(folder)
+        return {
+            kind: save_word2vec(folder / f"vectors.{kind}", self.words, self.vectors(), binary=kind == "bin")
+            for kind in ("bin", "txt")
+        }
+
+    def final_report(self, trainer: L.Trainer, datamodule, run_dir: Path) -> dict[str, float]:
+        self.export(run_dir)
+        if not self.evaluate:
+            return {}
+        from multiview.eval.words import evaluate_vectors
+
+        return evaluate_vectors(self.words, self.vectors())

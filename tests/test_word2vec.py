@@ -1,0 +1,185 @@
+"""word2vec: the sampling details against their formulas, the update against autograd, a learned
+model against random vectors on real text (gensim's Lee corpus), reproducibility."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from multiview.data.text import (
+    TextCorpusDataModule,
+    Vocab,
+    encode_corpus,
+    iter_sentences,
+    keep_probabilities,
+    resolve_corpus,
+)
+from multiview.methods.word2vec import Word2Vec, split_sentences
+from multiview.objectives.skipgram import (
+    AliasSampler,
+    pair_weights,
+    sgns_loss,
+    sgns_update,
+    subsample,
+    window_contexts,
+)
+
+
+@pytest.fixture(scope="module")
+def lee():
+    return encode_corpus("lee", tokenizer="whitespace", min_count=5)
+
+
+def test_vocab_matches_gensim(lee):
+    from gensim.models import Word2Vec as GensimWord2Vec
+
+    sentences = list(iter_sentences(resolve_corpus("lee"), "whitespace"))
+    model = GensimWord2Vec(min_count=5, sample=1e-3)
+    model.build_vocab(sentences)
+    assert lee.vocab.words == list(model.wv.index_to_key)
+    assert lee.vocab.counts.tolist() == [model.wv.get_vecattr(w, "count") for w in lee.vocab.words]
+    # gensim stores word2vec.c's keep probability as an integer threshold out of 2**32
+    ours = keep_probabilities(lee.vocab.counts, 1e-3)
+    theirs = np.array([model.wv.get_vecattr(w, "sample_int") for w in lee.vocab.words]) / 2**32
+    np.testing.assert_allclose(ours, theirs, atol=1e-8)
+    assert lee.ids.shape[0] == lee.vocab.counts.sum() and lee.ends[-1] == lee.ids.shape[0]
+
+
+def test_keep_probability_formula_and_draws():
+    counts = np.array([50000, 5000, 500, 50, 5])
+    sample = 1e-3
+    t = sample * counts.sum()
+    expected = [min(1.0, (np.sqrt(c / t) + 1) * t / c) for c in counts]
+    np.testing.assert_allclose(keep_probabilities(counts, sample), expected)
+    assert keep_probabilities(counts, 0).tolist() == [1.0] * 5
+    ids = torch.arange(5).repeat_interleave(40000)
+    kept = subsample(ids, torch.tensor(expected), torch.Generator().manual_seed(0))
+    rate = kept.view(5, -1).float().mean(1)
+    assert torch.allclose(rate, torch.tensor(expected, dtype=torch.float32), atol=4 * 0.5 / 200)
+
+
+def test_negatives_follow_unigram_power(lee):
+    counts = lee.vocab.counts
+    sampler = AliasSampler(counts, 0.75)
+    draws = sampler.sample((400000,), torch.Generator().manual_seed(0)).numpy()
+    observed = np.bincount(draws, minlength=len(counts))
+    p = counts**0.75 / (counts**0.75).sum()
+    # pool the rare words into bins so that every expected count is large
+    bins = np.minimum(np.arange(len(counts)), 200)
+    obs = np.bincount(bins, observed)
+    assert chisquare(obs, np.bincount(bins, p * len(draws))).pvalue > 1e-3
+    plain = counts / counts.sum()
+    assert chisquare(obs, np.bincount(bins, plain * len(draws))).pvalue < 1e-6
+
+
+def test_dynamic_window_distribution():
+    window, m = 5, 60000
+    sentence = torch.zeros(m, dtype=torch.long)
+    sentence[m // 2 :] = 1
+    groups = window_contexts(sentence, window, torch.Generator().manual_seed(0))
+    sizes = {contexts.shape[1] // 2: centers.numel() for centers, contexts, _ in groups}
+    observed = [sizes.get(e, 0) for e in range(1, window + 1)]
+    assert chisquare(observed).pvalue > 1e-3  # e = window - b, b uniform in [0, window)
+    for centers, contexts, valid in groups:
+        e = contexts.shape[1] // 2
+        offsets = torch.cat([torch.arange(-e, 0), torch.arange(1, e + 1)])
+        inside = valid.all(1)
+        assert torch.equal(contexts[inside], centers[inside, None] + offsets)
+        assert (sentence[contexts][valid] == sentence[centers][:, None].expand_as(valid)[valid]).all()
+        edge = (centers < e) | (centers >= m - e) | ((centers - m // 2).abs() <= e)
+        assert not inside[edge & ~inside].any() and inside[~edge].all()
+
+
+def _slow_loss(syn0, syn1, contexts, outputs, weights):
+    total = 0.0
+    for w in range(contexts.shape[0]):
+        for g in range(contexts.shape[1]):
+            v = syn0[contexts[w, g]]
+            for k in range(outputs.shape[1]):
+                score = float(v @ syn1[outputs[w, k]])
+                label = 1.0 if k == 0 else 0.0
+                p = 1 / (1 + np.exp(-score))
+                total -= float(weights[w, g, k]) * np.log(p if label else 1 - p)
+    return total
+
+
+def test_update_is_sgd_on_the_loss():
+    g = torch.Generator().manual_seed(0)
+    syn0 = torch.randn(30, 8, generator=g, dtype=torch.float64) * 0.3
+    syn1 = torch.randn(30, 8, generator=g, dtype=torch.float64) * 0.3
+    centers = torch.randint(0, 30, (7,), generator=g)
+    contexts = torch.randint(0, 30, (7, 4), generator=g)
+    valid = torch.rand(7, 4, generator=g) > 0.2
+    negatives = torch.randint(0, 30, (7, 3), generator=g)
+    negatives[0, 1] = centers[0]  # a draw equal to its center is skipped
+    outputs, weights = pair_weights(centers, valid, negatives)
+    weights = weights.double()
+    assert weights[0, :, 2].sum() == 0
+    loss = sgns_loss(syn0, syn1, contexts, outputs, weights)
+    assert loss.item() == pytest.approx(_slow_loss(syn0, syn1, contexts, outputs, weights), rel=1e-9)
+    a, b = syn0.clone().requires_grad_(), syn1.clone().requires_grad_()
+    sgns_loss(a, b, contexts, outputs, weights).backward()
+    sgns_update(syn0, syn1, contexts, outputs, weights, alpha=0.1)
+    torch.testing.assert_close(syn0, a.detach() - 0.1 * a.grad)
+    torch.testing.assert_close(syn1, b.detach() - 0.1 * b.grad)
+
+
+def test_split_sentences_keeps_whole_sentences():
+    lengths = torch.tensor([3, 9, 1, 4, 7, 2])
+    ids = torch.arange(int(lengths.sum()))
+    parts = split_sentences(ids, lengths, 2)
+    assert len(parts) == 2
+    assert torch.equal(torch.cat([p for p, _ in parts]), ids)
+    assert torch.equal(torch.cat([n for _, n in parts]), lengths)
+    assert all(int(n.sum()) == p.numel() for p, n in parts)
+
+
+def _fit(seed: int, epochs: int = 2, workers: int = 1, **kw) -> Word2Vec:
+    data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5, batch_words=8192)
+    model = Word2Vec(dim=50, seed=seed, workers=workers, evaluate=False, **kw)
+    trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.fit(model, datamodule=data)
+    return model
+
+
+def test_same_seed_same_vectors(lee):
+    a, b, c = _fit(0, epochs=1), _fit(0, epochs=1), _fit(1, epochs=1)
+    assert torch.equal(a.vectors(), b.vectors())
+    assert not torch.equal(a.vectors(), c.vectors())
+    assert a.current_alpha() == pytest.approx(0.0001, rel=0.05)  # decayed linearly to min_alpha
+
+
+def _rank(kv, query: str, expected: str) -> int:
+    return [w for w, _ in kv.most_similar(query, topn=len(kv))].index(expected)
+
+
+@pytest.mark.slow
+def test_learns_related_words_on_lee():
+    """gensim's calibrated check (test_word2vec.model_sanity): after skip-gram with 15 negatives,
+    window 4, 10 epochs on the Lee corpus, 'bombings' ranks in the top 50 neighbours of
+    'attacks'. Baseline: the model before training (random vectors, 10 seeds)."""
+    model = _fit(0, epochs=10, workers=2, window=4, negative=15)
+    kv = model.keyed_vectors()
+    assert _rank(kv, "attacks", "bombings") < 50
+    chance = []
+    for seed in range(10):
+        untrained = Word2Vec(dim=50, seed=seed)
+        untrained.build(model.words, model.counts)
+        chance.append(_rank(untrained.keyed_vectors(), "attacks", "bombings"))
+    assert np.mean(chance) > 400  # about len(vocab) / 2
+    assert kv.similarity("israeli", "palestinian") > kv.similarity("israeli", "cricket")
+
+
+def test_bad_corpus_is_one_clear_line(tmp_path):
+    from multiview.errors import UserError
+
+    with pytest.raises(UserError, match="no such file"):
+        resolve_corpus(str(tmp_path / "missing.txt"))
+    (tmp_path / "tiny.txt").write_text("one two three\n")
+    with pytest.raises(UserError, match="min_count=5"):
+        encode_corpus(str(tmp_path / "tiny.txt"))
+    assert Vocab.build([["a", "b", "a"]], min_count=2).words == ["a"]
