@@ -1,0 +1,134 @@
+"""End-of-fit report for the ambient-sound method (Owens et al. 2016, Sec. 4 and Fig. 3).
+
+* **Sound-cluster prediction** on held-out clips: accuracy of the frame network at naming the
+  cluster of its sound, against chance (always answering the training set's most common
+  cluster, and 1/k); per-bit accuracy against the per-bit majority for binary targets.
+* **Transfer**: a linear probe of the object label on frozen frame features (standardised;
+  the L2 strength chosen on a fifth of the training features), trained model against the same
+  encoder at random init and against the majority class.
+* **What each sound cluster looks like**: ``clusters.png``, one row per cluster, the frames whose
+  sound is nearest the cluster centre and the cochleagram (compressed subband envelopes) of the
+  nearest one, like the paper's Fig. 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from multiview.io import save_figure
+
+
+@torch.no_grad()
+def collect(model, random_model, loader) -> dict[str, torch.Tensor]:
+    """Frozen features of both models, predictions, sound targets and PCA projections."""
+    model.eval()
+    random_model.eval()
+    out: dict[str, list] = {k: [] for k in ("feat", "feat_random", "logits", "target", "proj", "label")}
+    for batch in loader:
+        frame, audio = batch["frame"].to(model.device), batch["audio"].to(model.device)
+        feat = model.frame_encoder(frame)
+        out["feat"].append(feat.float().cpu())
+        out["feat_random"].append(random_model.frame_encoder(frame).float().cpu())
+        out["logits"].append(model.head(feat).float().cpu())
+        with torch.autocast(audio.device.type, enabled=False):
+            stats = model.texture(audio.float())
+        out["target"].append(model.targets.assign(stats).cpu())
+        out["proj"].append(model.targets.project(stats).cpu())
+        out["label"].append(batch["label"].cpu())
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                 seed: int = 0) -> float:
+    """Top-1 of a logistic-regression probe; C picked on a held-out fifth of the training set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x)
+    tx, vx = scaler.transform(train_x), scaler.transform(test_x)
+    order = np.random.default_rng(seed).permutation(len(tx))
+    cut = max(1, len(tx) // 5)
+    held, fit = order[:cut], order[cut:]
+    best_c, best = 1.0, -1.0
+    for c in (0.01, 0.1, 1.0, 10.0):
+        clf = LogisticRegression(C=c, max_iter=2000).fit(tx[fit], train_y[fit])
+        score = clf.score(tx[held], train_y[held])
+        if score > best:
+            best_c, best = c, score
+    return float(LogisticRegression(C=best_c, max_iter=2000).fit(tx, train_y).score(vx, test_y))
+
+
+def cluster_ids(target: torch.Tensor) -> torch.Tensor:
+    """Clusters as is; binary codes grouped by their first four bits."""
+    if target.dim() == 1:
+        return target
+    bits = target[:, :4].long()
+    return (bits * (2 ** torch.arange(bits.shape[1]))).sum(1)
+
+
+def cluster_grid(model, dataset, proj: torch.Tensor, groups: torch.Tensor, path: Path,
+                 per_row: int = 6, max_rows: int = 30) -> None:
+    """One row per cluster: the cochleagram of the most central sound, then the central frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ids, counts = groups.unique(return_counts=True)
+    ids = ids[counts.argsort(descending=True)][:max_rows]
+    height = 1.3 * len(ids) + 0.6
+    fig, axes = plt.subplots(len(ids), per_row + 1, figsize=(1.3 * (per_row + 2), height), squeeze=False)
+    fig.subplots_adjust(top=1 - 0.5 / height, bottom=0.1 / height, hspace=0.08, wspace=0.05)
+    for row, c in enumerate(ids.tolist()):
+        members = torch.nonzero(groups == c).flatten()
+        centre = proj[members].mean(0)
+        members = members[(proj[members] - centre).norm(dim=1).argsort()][:per_row]
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                audio = dataset[int(members[0])]["audio"].to(model.device)
+                env = model.texture.envelopes(audio.float())[0].cpu().numpy()
+                ax.imshow(env, aspect="auto", origin="lower", cmap="magma")
+                ax.set_ylabel(f"{c} (n={int((groups == c).sum())})", fontsize=7)
+            elif col - 1 < len(members):
+                frame = dataset[int(members[col - 1])]["frame"]
+                ax.imshow(frame.permute(1, 2, 0).clamp(0, 1).numpy())
+            else:
+                ax.axis("off")
+    axes[0][0].set_title("cochleagram", fontsize=7)
+    fig.suptitle("sound clusters: the frames nearest each centre", fontsize=9)
+    save_figure(path, fig)
+
+
+def ambient_report(model, random_model, datamodule, run_dir: Path | None) -> dict[str, float]:
+    train_set = datamodule.train_set
+    train = collect(model, random_model, DataLoader(train_set, batch_size=datamodule.batch_size,
+                                                    num_workers=datamodule.num_workers))
+    val = collect(model, random_model, datamodule.val_dataloader())
+    metrics: dict[str, float] = {"ambient/val_samples": float(len(val["target"]))}
+    if val["target"].dim() == 1:
+        k = model.targets.n_classes
+        majority = int(torch.bincount(train["target"], minlength=k).argmax())
+        metrics["ambient/val_acc"] = float((val["logits"].argmax(1) == val["target"]).float().mean())
+        metrics["ambient/chance_majority"] = float((val["target"] == majority).float().mean())
+        metrics["ambient/chance_uniform"] = 1.0 / k
+        metrics["ambient/train_clusters_used"] = float(train["target"].unique().numel())
+    else:
+        majority = (train["target"].mean(0) > 0.5).float()
+        metrics["ambient/val_bit_acc"] = float(((val["logits"] > 0).float() == val["target"]).float().mean())
+        metrics["ambient/chance_bit_majority"] = float((val["target"] == majority).float().mean())
+    labelled_train, labelled_val = train["label"] >= 0, val["label"] >= 0
+    if labelled_train.any() and labelled_val.any() and train["label"][labelled_train].unique().numel() > 1:
+        ty, vy = train["label"][labelled_train].numpy(), val["label"][labelled_val].numpy()
+        for key, name in (("feat", "probe/top1"), ("feat_random", "probe/random_init/top1")):
+            metrics[name] = linear_probe(train[key][labelled_train].numpy(), ty,
+                                         val[key][labelled_val].numpy(), vy)
+        metrics["probe/chance_majority"] = float((vy == np.bincount(ty).argmax()).mean())
+    if run_dir is not None:
+        cluster_grid(model, train_set, train["proj"], cluster_ids(train["target"]), Path(run_dir) / "clusters.png")
+    return metrics

@@ -1,0 +1,143 @@
+"""Ambient sound as supervision: a frame network predicts the statistics of the sound around it.
+
+Owens, Wu, McDermott, Freeman, Torralba, "Ambient Sound Provides Supervision for Visual
+Learning", ECCV 2016. The sound around each frame is summarised by its sound-texture statistics
+(McDermott & Simoncelli 2011; :mod:`multiview.objectives.sound_texture`); the statistics of the
+training corpus are reduced by PCA and clustered by k-means (k=30 in the paper), and a frame
+encoder with a linear classifier is trained with cross-entropy to predict the cluster of its
+sound (Sec. 3.2). The paper's alternative target, the sign of each PCA projection with one
+logistic loss per bit, is ``targets="binary"``.
+
+Targets are fitted when training starts, from the training corpus' audio (or loaded from
+``targets_path``, written by ``multiview data ambient_targets``), and travel in the checkpoint.
+Statistics are computed on the batch, on the model's device; they are never differentiated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from multiview.encoders.alexnet import AlexNetEncoder
+from multiview.encoders.vision import FrameEncoder
+from multiview.errors import UserError
+from multiview.methods.base import Method
+from multiview.objectives.ambient_targets import AmbientTargets
+from multiview.objectives.sound_texture import SoundTexture
+
+
+class AmbientSound(Method):
+    """Frame encoder + linear head over sound clusters (cross-entropy) or PCA-sign bits (BCE)."""
+
+    def __init__(self, frame_arch: str = "small", frame_width: int = 32, targets: str = "clusters",
+                 n_clusters: int = 30, n_bits: int = 30, n_components: int = 32,
+                 targets_path: str = "", fit_batches: int = 0, sample_rate: int = 16000,
+                 n_bands: int = 32, dropout: float = 0.0, lr: float = 2e-3,
+                 weight_decay: float = 1e-4, optimizer: str = "adamw", warmup_fraction: float = 0.05):
+        super().__init__(lr=lr, weight_decay=weight_decay, optimizer=optimizer,
+                         warmup_fraction=warmup_fraction)
+        self.save_hyperparameters()
+        if targets not in ("clusters", "binary"):
+            raise UserError(f"model.targets: expected 'clusters' or 'binary', got {targets!r}")
+        if frame_arch == "alexnet":
+            self.frame_encoder = AlexNetEncoder(frame_width)
+        else:
+            try:
+                self.frame_encoder = FrameEncoder(frame_arch, frame_width)
+            except ValueError as e:
+                raise UserError(f"model.frame_arch: {e}; or 'alexnet'") from None
+        self.target_kind = targets
+        self.n_out = n_clusters if targets == "clusters" else n_bits
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.frame_encoder.out_dim, self.n_out))
+        self.texture = SoundTexture(sample_rate, n_bands)
+        self.targets: AmbientTargets | None = None
+
+    # --- targets --------------------------------------------------------------------------
+    @torch.no_grad()
+    def corpus_statistics(self, dataset, batch_size: int = 64, num_workers: int = 0) -> torch.Tensor:
+        """Texture statistics of the sound of every sample of ``dataset`` (its first epoch's moments)."""
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+        stats = []
+        for i, batch in enumerate(loader):
+            if self.hparams.fit_batches and i >= self.hparams.fit_batches:
+                break
+            with torch.autocast(self.device.type, enabled=False):
+                stats.append(self.texture(batch["audio"].to(self.device).float()))
+        return torch.cat(stats)
+
+    def fit_targets(self, stats: torch.Tensor) -> AmbientTargets:
+        h = self.hparams
+        return AmbientTargets.fit(stats, k=h.n_clusters, mode=h.targets, n_bits=h.n_bits,
+                                  n_components=h.n_components, seed=0)
+
+    def on_fit_start(self) -> None:
+        if self.targets is not None:
+            return
+        if self.hparams.targets_path:
+            self.targets = AmbientTargets.load(self.hparams.targets_path)
+        else:
+            dm = self.trainer.datamodule
+            if dm is None or getattr(dm, "train_set", None) is None:
+                raise UserError("ambient-sound targets need a datamodule with a train_set, or model.targets_path")
+            stats = self.corpus_statistics(dm.train_set, dm.batch_size, dm.num_workers)
+            self.targets = self.fit_targets(stats)
+        if self.targets.mode != self.target_kind or self.targets.n_classes != self.n_out:
+            raise UserError(f"targets: expected {self.target_kind} with {self.n_out} classes, got "
+                            f"{self.targets.mode} with {self.targets.n_classes}")
+        if self.targets.state["mean"].numel() != self.texture.dim:
+            raise UserError(f"targets: fitted on {self.targets.state['mean'].numel()} statistics, "
+                            f"this model computes {self.texture.dim}")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.targets is not None:
+            checkpoint["ambient_targets"] = self.targets.state
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "ambient_targets" in checkpoint:
+            self.targets = AmbientTargets(checkpoint["ambient_targets"])
+
+    @torch.no_grad()
+    def sound_targets(self, audio: torch.Tensor) -> torch.Tensor:
+        """Cluster index ``[B]`` or bits ``[B, n_bits]`` of each waveform."""
+        if self.targets is None:
+            raise UserError("ambient-sound targets are not fitted yet (train first, or give model.targets_path)")
+        with torch.autocast(audio.device.type, enabled=False):
+            return self.targets.assign(self.texture(audio.float()))
+
+    # --- training -------------------------------------------------------------------------
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        if frame.is_cuda:
+            frame = frame.contiguous(memory_format=torch.channels_last)
+        return self.head(self.frame_encoder(frame))
+
+    def loss_and_accuracy(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.sound_targets(batch["audio"])
+        logits = self(batch["frame"]).float()
+        if self.target_kind == "clusters":
+            return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+        return F.binary_cross_entropy_with_logits(logits, y), ((logits > 0).float() == y).float().mean()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, acc = self.loss_and_accuracy(batch)
+        n = len(batch["frame"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log("train/acc", acc, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, acc = self.loss_and_accuracy(batch)
+        n = len(batch["frame"])
+        self.log("val/loss", loss, prog_bar=True, batch_size=n)
+        self.log("val/acc", acc, prog_bar=True, batch_size=n)
+
+    def final_report(self, trainer: L.Trainer, datamodule, run_dir: Path) -> dict[str, float]:
+        from multiview.eval.ambient_report import ambient_report
+
+        if self.targets is not None:
+            self.targets.save(Path(run_dir) / "ambient_targets.pt")
+        return ambient_report(self, self.random_init_copy(), datamodule, run_dir)
