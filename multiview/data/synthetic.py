@@ -35,7 +35,7 @@ KINDS = [  # (shape, colour name, rgb, base pitch Hz, harmonic amplitudes)
     ("square", "purple", (160, 60, 200), 330.0, (1.0, 0.0, 0.6, 0.0, 0.5)),
     ("triangle", "white", (235, 235, 235), 440.0, (1.0, 0.2, 0.1, 0.05, 0.0)),
 ]
-VERSION = 1
+VERSION = 2
 
 
 @dataclass
@@ -82,9 +82,11 @@ def _sample_clip(rng: np.random.Generator) -> Clip:
     radius = float(rng.uniform(0.09, 0.2))
     shape, colour = KINDS[kind][0], KINDS[kind][1]
     pace = "slowly" if speed < 0.2 else "quickly"
-    caption = f"a {colour} {shape} moves {direction} {pace}"
-    return Clip(kind, float(rng.uniform(radius, 1 - radius)), float(rng.uniform(radius, 1 - radius)),
-                vx, vy, radius, speed, caption)
+    x0, y0 = float(rng.uniform(radius, 1 - radius)), float(rng.uniform(radius, 1 - radius))
+    size = "small" if radius < 0.13 else "big" if radius > 0.165 else "medium"
+    where = "top" if y0 < 1 / 3 else "bottom" if y0 > 2 / 3 else "middle"
+    caption = f"a {size} {colour} {shape} starts near the {where} and moves {direction} {pace}"
+    return Clip(kind, x0, y0, vx, vy, radius, speed, caption)
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
