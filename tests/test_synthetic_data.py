@@ -23,6 +23,7 @@ def test_same_seed_same_decoded_bytes(tmp_path):
     cfg = WorldConfig(n_clips=6, seed=3, duration=2.0)
     a, b = generate(cfg, tmp_path / "a"), generate(cfg, tmp_path / "b")
     other = generate(WorldConfig(n_clips=6, seed=4, duration=2.0), tmp_path / "c")
+    assert [p.read_bytes() for p in sorted(a.glob("*.mp4"))] == [p.read_bytes() for p in sorted(b.glob("*.mp4"))]
     assert decoded_digest(a) == decoded_digest(b)
     assert decoded_digest(a) != decoded_digest(other)
     assert load_manifest(a) == load_manifest(b)
