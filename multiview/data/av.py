@@ -8,7 +8,7 @@ are computed on the batch by the audio encoder, where a GPU can do it.
 
 from __future__ import annotations
 
-import csv
+import os
 import warnings
 from pathlib import Path
 
@@ -17,19 +17,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from multiview.data import decode
+from multiview.data import annotations, decode
+from multiview.data.index import VIDEO_EXTENSIONS
 from multiview.data.loader import ResumableBatches
 from multiview.data.synthetic import WorldConfig, generate
 from multiview.errors import UserError
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".m4v")
+__all__ = ["VIDEO_EXTENSIONS", "read_tsv", "AVClipDataset", "AVFolder", "SyntheticAV"]
 
 
 def read_tsv(path: Path) -> dict[str, str]:
-    """``file -> value`` from a two-column TSV with a header row."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
-    return {r[0]: r[1] for r in rows[1:] if len(r) >= 2}
+    """``file -> label`` (or caption) from a TSV beside the videos (see :mod:`.annotations`)."""
+    path = Path(path)
+    entries, _ = annotations.read_tsv(path)
+    return {os.path.relpath(k, path.parent): e.get("label", e.get("caption", "")) for k, e in entries.items()}
 
 
 class AVClipDataset(Dataset):
