@@ -46,6 +46,29 @@ def embed_loader(model, loader, keep_inputs: int = 0, fn: str = "embed") -> dict
     return result
 
 
+@torch.no_grad()
+def calibrate_batchnorm(model, loader, max_batches: int = 20, fn: str = "embed") -> None:
+    """Set every BatchNorm's running statistics to the data's (no labels, no weight change).
+
+    A network at random init has running statistics of (0, 1) that do not match its
+    activations; evaluating it in eval mode then collapses its outputs. Recomputing them first
+    makes the random-init baseline a fair one.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches seen
+    model.train()
+    for i, batch in enumerate(loader):
+        if i >= max_batches:
+            break
+        getattr(model, fn)(_to(batch, model.device))
+    model.train(was_training)
+
+
 def directions(z: dict, views: list[str], prefix: str) -> dict[str, float]:
     out = {}
     for a, b in permutations(views, 2):
@@ -56,6 +79,7 @@ def directions(z: dict, views: list[str], prefix: str) -> dict[str, float]:
 
 def retrieval_report(model, random_model, loader, views: list[str], run_dir: Path | None) -> dict[str, float]:
     trained = embed_loader(model, loader, keep_inputs=64)
+    calibrate_batchnorm(random_model, loader)
     baseline = embed_loader(random_model, loader)
     n = len(trained[views[0]])
     metrics = {"retrieval/n_queries": float(n)}
@@ -121,6 +145,7 @@ def image_probe_report(model, random_model, datamodule) -> dict[str, float]:
     """Linear probe on the concatenated encoder features of every view, trained vs random init."""
     train_loader, test_loader = datamodule.feature_loaders()
     metrics = {}
+    calibrate_batchnorm(random_model, train_loader, fn="encode")
     for name, m in (("", model), ("random_init/", random_model)):
         tr = embed_loader(m, train_loader, fn="encode")
         te = embed_loader(m, test_loader, fn="encode")
