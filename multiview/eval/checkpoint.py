@@ -1,0 +1,202 @@
+"""Load a trained model or encoder for evaluation, whatever method trained it.
+
+``--checkpoint`` may be a run folder (``RUN/config.yaml`` + ``RUN/checkpoints/last.ckpt``), a
+``.ckpt`` inside a run folder, or a plain encoder ``state_dict`` file (``torch.save``). The
+method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
+name, so evaluation never depends on which methods exist. Encoders are found on the model by
+attribute: ``frame_encoder``, ``audio_encoder``, ``text_encoder``, or a ``ModuleDict`` called
+``encoders`` keyed by view name.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import yaml
+
+from multiview import paths
+from multiview.errors import UserError
+
+ENCODER_ATTRIBUTES = {"frame_encoder": "frame", "audio_encoder": "audio", "text_encoder": "text"}
+
+
+def find_run(path: Path) -> tuple[Path, Path]:
+    """``(run folder, checkpoint file)`` for a run folder or a ``.ckpt`` inside one."""
+    if path.is_dir():
+        ckpt = path / "checkpoints" / "last.ckpt"
+        if not ckpt.exists():
+            found = sorted((path / "checkpoints").glob("*.ckpt")) if (path / "checkpoints").is_dir() else []
+            if not found:
+                raise UserError(f"--checkpoint {path}: no checkpoints/last.ckpt (or any .ckpt) in the run folder")
+            ckpt = found[-1]
+        return path, ckpt
+    for parent in path.parents:
+        if (parent / "config.yaml").exists():
+            return parent, path
+    raise UserError(f"--checkpoint {path}: no config.yaml in any folder above it; expected a run folder")
+
+
+def read_config(run: Path) -> dict:
+    try:
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"{run / 'config.yaml'}: cannot read ({e})") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict) or "class_path" not in cfg["model"]:
+        raise UserError(f"{run / 'config.yaml'}: expected a 'model' section with 'class_path'")
+    return cfg
+
+
+def instantiate(spec: dict, where: str):
+    """Build ``class_path(**init_args)`` from a config section."""
+    module_name, _, name = str(spec["class_path"]).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        raise UserError(f"{where}: class_path {spec['class_path']!r} cannot be imported") from None
+    return cls(**(spec.get("init_args") or {}))
+
+
+def read_state(path: Path) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for unreadable or unsafe files
+        raise UserError(f"{path}: not a readable weights-only checkpoint ({type(e).__name__}: {e})") from None
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise UserError(f"{path}: expected a state_dict (name -> tensor) or a Lightning checkpoint")
+    return state
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """The trained method (a LightningModule) of a run folder or run checkpoint, in eval mode."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"--checkpoint: {path} does not exist")
+    run, ckpt = find_run(path)
+    model = instantiate(read_config(run)["model"], f"{run / 'config.yaml'} model")
+    missing, unexpected = model.load_state_dict(read_state(ckpt), strict=False)
+    if missing or unexpected:
+        raise UserError(f"{ckpt}: does not match {type(model).__name__} "
+                        f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model.eval()
+
+
+class ViewAdapter(nn.Module):
+    """An encoder of a derived image view (``L``, ``ab``, ...) that takes RGB images in [0, 1]:
+    the view is computed from the image (:func:`multiview.views.get_view`) before encoding."""
+
+    def __init__(self, encoder: nn.Module, view: str):
+        super().__init__()
+        self.encoder, self.view = encoder, view
+        self.out_dim = encoder.out_dim
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        from multiview.views import get_view
+
+        return self.encoder.features(get_view({"image": x}, self.view))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)["pool"]
+
+
+def encoders_of(model: nn.Module) -> dict[str, nn.Module]:
+    """``{view name: encoder}`` found on ``model`` by attribute name."""
+    found = {view: getattr(model, attr) for attr, view in ENCODER_ATTRIBUTES.items()
+             if isinstance(getattr(model, attr, None), nn.Module)}
+    if isinstance(getattr(model, "encoders", None), nn.ModuleDict):
+        found.update(dict(model.encoders.items()))
+    return found
+
+
+def modality_of(encoder: nn.Module) -> str:
+    """"audio" for waveform encoders (they hold a log-mel front end), else "frame"."""
+    return "audio" if hasattr(encoder, "logmel") else "frame"
+
+
+def encoder_from_state(state: dict) -> nn.Module:
+    """Rebuild a known encoder architecture from its parameter names and shapes."""
+    from multiview.encoders.alexnet import AlexNetEncoder
+    from multiview.encoders.audio import AudioEncoder
+    from multiview.encoders.vision import FrameEncoder
+
+    if "input_norm.weight" in state:
+        n_fft = 2 * (state["logmel.mel.mel_scale.fb"].shape[0] - 1)
+        return AudioEncoder(sample_rate=round(n_fft / 0.025), n_mels=state["logmel.mel.mel_scale.fb"].shape[1],
+                            width=state["net.stem.0.weight"].shape[0])
+    if "net.stem.0.weight" in state:
+        w = state["net.stem.0.weight"]
+        return FrameEncoder("small", w.shape[0], in_channels=w.shape[1], normalize=state["mean"].numel() == 3)
+    if "net.conv1.weight" in state:
+        blocks = tuple(1 + max(int(k.split(".")[2]) for k in state if k.startswith(f"net.layer{i}."))
+                       for i in range(1, 5))
+        bottleneck = any(k.endswith("conv3.weight") for k in state)
+        names = {(2, 2, 2, 2): "resnet18", (3, 4, 6, 3): "resnet50" if bottleneck else "resnet34",
+                 (3, 4, 23, 3): "resnet101", (3, 8, 36, 3): "resnet152"}
+        if blocks not in names:
+            raise UserError(f"unrecognised ResNet with blocks {blocks}")
+        return FrameEncoder(names[blocks], in_channels=state["net.conv1.weight"].shape[1])
+    if "conv1.0.0.weight" in state:
+        w = state["conv1.0.0.weight"]
+        return AlexNetEncoder(w.shape[0], in_channels=w.shape[1], normalize=state["mean"].numel() == 3)
+    raise UserError("state_dict does not match a known encoder (FrameEncoder, AudioEncoder, AlexNetEncoder)")
+
+
+def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module, str]:
+    """``(encoder in eval mode, modality)`` from a run, a run checkpoint, or an encoder state_dict.
+
+    ``which`` names the view ("frame", "audio", ...) when the model has several encoders.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"--checkpoint: {path} does not exist")
+    if path.is_file() and not any((p / "config.yaml").exists() for p in path.parents):
+        state = read_state(path)
+        prefixes = {k.split(".", 1)[0] for k in state}
+        if len(prefixes) == 1 and prefixes <= set(ENCODER_ATTRIBUTES):
+            state = {k.split(".", 1)[1]: v for k, v in state.items()}
+        encoder = encoder_from_state(state)
+        encoder.load_state_dict(state)
+        return encoder.eval(), modality_of(encoder)
+    found = encoders_of(load_model(path))
+    if not found:
+        raise UserError(f"--checkpoint {path}: the model has no frame_encoder, audio_encoder, "
+                        "text_encoder or encoders attribute")
+    if which in (None, "", "auto"):
+        if len(found) > 1:
+            raise UserError(f"--checkpoint {path} has encoders {sorted(found)}; choose one with --encoder")
+        which = next(iter(found))
+    if which not in found:
+        raise UserError(f"--encoder {which!r}: expected one of {sorted(found)}")
+    encoder = found[which].eval()
+    if which in ("frame", "audio", "image", "rgb", "text", "caption"):
+        return encoder, modality_of(encoder) if which not in ("text", "caption") else "text"
+    return ViewAdapter(encoder, which).eval(), "frame"
+
+
+def random_like(encoder: nn.Module, seed: int = 12345) -> nn.Module:
+    """The same architecture, freshly initialised (every submodule's ``reset_parameters``)."""
+    fresh = copy.deepcopy(encoder)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for m in fresh.modules():
+            if hasattr(m, "reset_parameters") and m is not fresh:
+                m.reset_parameters()
+    return fresh.eval()
+
+
+def eval_dir(checkpoint: str | Path, kind: str, tag: str = "") -> Path:
+    """``RUN/eval/<kind>[/<tag>]`` for a run; ``$MULTIVIEW_HOME/runs/eval/<file stem>/<kind>[/<tag>]``
+    otherwise. ``tag`` (e.g. ``frame-cifar10``) keeps evaluations on different data apart."""
+    path = Path(checkpoint).expanduser()
+    try:
+        out = find_run(path)[0] / "eval" / kind
+    except UserError:
+        out = paths.runs_dir() / "eval" / path.stem / kind
+    if tag:
+        out = out / tag
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -1,0 +1,116 @@
+"""Run one feature-based evaluation on a trained encoder and on every baseline, side by side.
+
+Representations: ``ssl`` (the trained encoder at ``--layer``), ``random_init`` (same
+architecture, fresh weights, same layer), the hand-designed ones of the modality
+(:func:`multiview.eval.baselines.hand_designed`, their ``pool`` output) and ``supervised`` (same
+architecture trained with labels on the same training split, same layer). The flat results,
+``<kind>/<representation>/<metric>``, go to ``<kind>.json`` with a bar chart ``<kind>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch.nn as nn
+
+from multiview.errors import UserError
+from multiview.io import save_figure, write_json
+
+BASELINES = ("random_init", "hand_designed", "supervised")
+
+
+def add_report_args(parser: argparse.ArgumentParser) -> None:
+    from multiview.eval.datasets import add_data_args
+
+    parser.add_argument("--checkpoint", required=True, help="run folder, .ckpt, or encoder state_dict")
+    parser.add_argument("--baselines", default=",".join(BASELINES),
+                        help=f"comma-separated subset of {','.join(BASELINES)} ('' for none)")
+    parser.add_argument("--supervised-epochs", type=int, default=15)
+    add_data_args(parser)
+
+
+def representations(args, encoder: nn.Module, modality: str, train, n_classes: int) -> dict[str, tuple[nn.Module, str]]:
+    """``{name: (module, layer)}`` for the trained encoder and the requested baselines."""
+    from multiview.eval import baselines
+    from multiview.eval.checkpoint import random_like
+    from multiview.eval.datasets import sample_rate_of
+
+    wanted = [b for b in args.baselines.split(",") if b]
+    if set(wanted) - set(BASELINES):
+        raise UserError(f"--baselines {args.baselines!r}: expected a comma-separated subset of {','.join(BASELINES)}")
+    reps = {"ssl": (encoder, args.layer)}
+    if "random_init" in wanted:
+        reps["random_init"] = (random_like(encoder, args.seed + 12345), args.layer)
+    if "hand_designed" in wanted:
+        for name, module in baselines.hand_designed(modality, sample_rate_of(encoder)).items():
+            reps[name] = (module, "pool")
+    if "supervised" in wanted:
+        t0 = time.time()
+        data_key = f"{args.data}|{args.size}|{args.train_limit}|{args.val_fraction}|{modality}"
+        reps["supervised"] = (baselines.supervised(encoder, train, n_classes, modality, data_key,
+                                                   epochs=args.supervised_epochs, seed=args.seed), args.layer)
+        print(f"  supervised baseline ready ({time.time() - t0:.0f} s)", flush=True)
+    return reps
+
+
+def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
+                   evaluate: Callable[[dict], dict[str, float]]) -> int:
+    """Parse ``argv``, extract train/val/test features per representation, ``evaluate`` each."""
+    from multiview.eval.checkpoint import eval_dir, load_encoder
+    from multiview.eval.datasets import data_tag, eval_splits
+    from multiview.eval.features import extract
+
+    add_report_args(parser)
+    args = parser.parse_args(argv)
+    encoder, modality = load_encoder(args.checkpoint, args.encoder)
+    train, val, test, classes = eval_splits(args, modality, encoder)
+    print(f"{kind}: {args.checkpoint} [{modality} encoder, layer {args.layer}] on {args.data}: "
+          f"{len(train)} train / {len(val)} val / {len(test)} test, {len(classes)} classes", flush=True)
+    results: dict[str, float] = {f"{kind}/n_train": len(train), f"{kind}/n_val": len(val),
+                                 f"{kind}/n_test": len(test), f"{kind}/chance/top1": 1.0 / len(classes)}
+    for name, (module, layer) in representations(args, encoder, modality, train, len(classes)).items():
+        t0 = time.time()
+        feats = {}
+        for split, ds in (("train", train), ("val", val), ("test", test)):
+            f = extract(module, ds, layer, spatial=args.spatial)
+            feats[split], feats[f"{split}_y"] = f[layer], f["label"]
+        r = evaluate(feats)
+        results.update({f"{kind}/{name}/{k}": float(v) for k, v in r.items()})
+        results[f"{kind}/{name}/dim"] = float(feats["train"].shape[1])
+        print(f"  {name:<12} test top-1 {r['top1']:.4f}  (val {r['val_top1']:.4f}, "
+              f"dim {feats['train'].shape[1]}, {time.time() - t0:.0f} s)", flush=True)
+    out = Path(args.out) if args.out else eval_dir(args.checkpoint, kind, data_tag(args, modality))
+    write_json(out / f"{kind}.json", results)
+    names = [k.split("/")[1] for k in results if k.endswith("/top1") and "/chance/" not in k]
+    plot_bars({n: results[f"{kind}/{n}/top1"] for n in names}, 1.0 / len(classes),
+              f"{kind} on {args.data} ({modality}, layer {args.layer})", out / f"{kind}.png")
+    print(f"wrote {out / (kind + '.json')}, {kind}.png")
+    return 0
+
+
+def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(scores), 3))
+    bars = ax.bar(list(scores), list(scores.values()), color="tab:blue")
+    for b, v in zip(bars, scores.values()):
+        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(chance, color="gray", ls="--", label=f"chance {chance:.3f}")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test top-1")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    return save_figure(path, fig)
+
+
+def print_table(metrics: dict[str, float]) -> None:
+    width = max((len(k) for k in metrics), default=0)
+    for k, v in sorted(metrics.items()):
+        print(f"  {k:<{width}}  {v:.4f}")

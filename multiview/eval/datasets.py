@@ -1,0 +1,168 @@
+"""Labelled train / validation / test splits for evaluating an encoder, by name or path.
+
+``--data`` is ``cifar10`` (the shared JPEG tar), ``fsdd`` (the Free Spoken Digit Dataset, test
+speakers held out), ``run`` (the labelled clips of the run's own data module: its training clips
+for train/val, its held-out clips for test), or a path: an image folder/tar for a frame encoder,
+an audio folder/tar for an audio encoder. Every split yields ``{"input": tensor, "label": int}``
+in the encoder's input format (images [3, H, W] in [0, 1]; waveforms [n] at the encoder's rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset, Subset
+
+from multiview.errors import UserError
+
+SHARED = {"cifar10": ("images", "cifar10-jpg.tar"), "fsdd": ("audio", "fsdd.tar")}
+
+
+def shared_data_dir() -> Path:
+    """``$MULTIVIEW_DATA``, else the ``shared/data`` folder beside the source checkout."""
+    env = os.environ.get("MULTIVIEW_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="run", help="cifar10 | fsdd | run | PATH (default: run)")
+    parser.add_argument("--encoder", default="auto", help="which encoder of the run: frame | audio | ...")
+    parser.add_argument("--layer", default="pool", help="layer of encoder.features (default: pool)")
+    parser.add_argument("--spatial", type=int, default=1, help="pool spatial maps to SxS before flattening")
+    parser.add_argument("--train-limit", type=int, default=5000, help="class-balanced training subset")
+    parser.add_argument("--test-limit", type=int, default=2000, help="class-balanced test subset")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="of training, for model selection")
+    parser.add_argument("--size", type=int, default=32, help="image side for image folders")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="", help="output folder (default: RUN/eval/<kind>)")
+
+
+class Renamed(Dataset):
+    """Expose ``key`` of another dataset's samples as ``"input"``."""
+
+    def __init__(self, base: Dataset, key: str):
+        self.base, self.key = base, key
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict:
+        s = self.base[i]
+        return {"input": s[self.key], "label": int(s["label"])}
+
+
+class InMemory(Dataset):
+    """Every sample of ``base`` decoded once (video decoding is too slow to repeat per epoch)."""
+
+    def __init__(self, base: Dataset):
+        self.items = [base[i] for i in range(len(base))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+def balanced(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Indices of a class-balanced subset of at most ``limit`` items (round-robin over classes)."""
+    labels = np.asarray(labels)
+    if not limit or limit >= len(labels):
+        return np.arange(len(labels))
+    order = np.random.default_rng(seed).permutation(len(labels))
+    rank = np.empty(len(labels), np.int64)
+    for c in np.unique(labels):
+        idx = order[labels[order] == c]
+        rank[idx] = np.arange(len(idx))
+    return np.sort(np.lexsort((order.argsort(), rank))[:limit])
+
+
+def split_off(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified ``(train, val)`` index split with ``fraction`` of each class in val."""
+    rng = np.random.default_rng(seed + 1)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = max(1, int(round(fraction * len(idx)))) if len(idx) > 1 else 0
+        val += idx[:k].tolist()
+        train += idx[k:].tolist()
+    return np.sort(train), np.sort(val)
+
+
+def data_tag(args, modality: str) -> str:
+    """``<encoder>-<data name>``: where one evaluation's outputs go inside ``RUN/eval/<kind>``."""
+    name = args.data if args.data in SHARED or args.data == "run" else Path(args.data).name.split(".")[0]
+    view = args.encoder if args.encoder not in ("", "auto") else modality
+    return f"{view}-{name}"
+
+
+def sample_rate_of(encoder) -> int:
+    return int(encoder.logmel.mel.sample_rate) if hasattr(encoder, "logmel") else 16000
+
+
+def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None,
+                checkpoint: str | None = None) -> tuple[Dataset, Dataset, Dataset, list[str]]:
+    """``(train, val, test, class names)`` for ``args.data`` in ``modality``'s input format."""
+    test_limit = test_limit or args.test_limit
+    data = args.data
+    if data in SHARED:
+        folder, name = SHARED[data]
+        path = shared_data_dir() / folder / name
+        if not path.exists():
+            raise UserError(f"--data {data}: {path} is missing; pass the tar or folder path instead")
+        data = str(path)
+    if data == "run":
+        return run_splits(checkpoint or args.checkpoint, modality, args, test_limit)
+    if modality == "audio":
+        from multiview.data.audio_folder import AudioFolderDataset
+
+        rate = sample_rate_of(encoder)
+        parts = [AudioFolderDataset(data, s, sample_rate=rate) for s in ("train", "val", "test")]
+        train, val, test = (Renamed(p, "audio") for p in parts)
+        train = Subset(train, balanced(np.array(parts[0].labels), args.train_limit, args.seed).tolist())
+        test = Subset(test, balanced(np.array(parts[2].labels), test_limit, args.seed).tolist())
+        return train, val, test, parts[0].classes
+    if modality != "frame":
+        raise UserError(f"--data {args.data}: evaluating a {modality!r} encoder on it is not supported")
+    from multiview.data.images import ImageFolderData
+
+    dm = ImageFolderData(data, size=args.size, augment=False, train_limit=args.train_limit,
+                         test_limit=test_limit, seed=args.seed)
+    dm.setup()
+    train_all = Renamed(dm.train_plain, "image")
+    tr, va = split_off(dm.train_plain.labels.numpy(), args.val_fraction, args.seed)
+    return Subset(train_all, tr.tolist()), Subset(train_all, va.tolist()), Renamed(dm.test_set, "image"), dm.classes
+
+
+def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
+    """Labelled moments of the run's own clips: training clips -> train/val, held-out clips -> test."""
+    from multiview.data.av import AVClipDataset
+    from multiview.eval.checkpoint import find_run, instantiate, read_config
+
+    run, _ = find_run(Path(checkpoint).expanduser())
+    cfg = read_config(run)
+    if not isinstance(cfg.get("data"), dict):
+        raise UserError(f"{run / 'config.yaml'}: no 'data' section; pass --data PATH")
+    dm = instantiate(cfg["data"], f"{run / 'config.yaml'} data")
+    if hasattr(dm, "prepare_data"):
+        dm.prepare_data()
+    dm.setup("fit")
+    tr, te = dm.train_set, dm.val_set
+    if not isinstance(tr, AVClipDataset) or min(tr.labels + te.labels, default=-1) < 0:
+        raise UserError(f"--data run: {type(dm).__name__} has no labelled clips; pass --data PATH")
+    common = dict(frame_size=tr.frame_size, sample_rate=tr.sample_rate, audio_seconds=tr.audio_seconds, train=False)
+    train = AVClipDataset(tr.files, tr.durations, tr.labels, tr.captions, samples_per_clip=2, **common)
+    test = AVClipDataset(te.files, te.durations, te.labels, te.captions, samples_per_clip=4, **common)
+    tri, vai = split_off(np.array(tr.labels), args.val_fraction, args.seed)  # whole clips to val
+
+    def expand(clips: np.ndarray) -> list[int]:
+        return [2 * int(c) + k for c in clips for k in range(2)]
+
+    key = "frame" if modality == "frame" else "audio"
+    test_idx = balanced(np.repeat(np.array(te.labels), 4), test_limit, args.seed)
+    names = getattr(dm, "label_names", []) or [str(i) for i in range(max(tr.labels) + 1)]
+    return (InMemory(Subset(Renamed(train, key), expand(tri))), InMemory(Subset(Renamed(train, key), expand(vai))),
+            InMemory(Subset(Renamed(test, key), test_idx.tolist())), names)

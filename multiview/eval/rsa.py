@@ -1,0 +1,139 @@
+"""Representational similarity: RDMs, their Spearman correlation, and linear CKA.
+
+- A representational dissimilarity matrix (Kriegeskorte, Mur & Bandettini 2008, "Representational
+  similarity analysis") holds ``1 - Pearson r`` between the activity patterns of every pair of
+  stimuli; two representations are compared by the Spearman correlation of their RDMs' upper
+  triangles (rank-based, so any monotone change of the dissimilarity scale leaves it unchanged).
+- Linear centred kernel alignment (Kornblith, Norouzi, Lee & Hinton 2019, Eq. 5):
+  ``CKA(X, Y) = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` for column-centred ``X [n, p]`` and
+  ``Y [n, q]``; invariant to orthogonal transforms and isotropic scaling, not to arbitrary
+  invertible linear maps.
+
+``multiview eval rsa --checkpoint RUN --data DATA`` compares every layer of the trained encoder
+with every layer of the same architecture at random init (or of ``--other RUN2``), writing
+``rsa.json``, ``cka.png`` and ``rdm.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from scipy.stats import spearmanr
+
+from multiview.io import save_figure, write_json
+
+
+def rdm(features: torch.Tensor) -> torch.Tensor:
+    """``[n, n]`` matrix of ``1 - Pearson r`` between the rows (stimuli) of ``features [n, d]``."""
+    x = features.reshape(len(features), -1).double()
+    x = x - x.mean(1, keepdim=True)
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return (1.0 - x @ x.T).clamp_min(0.0).fill_diagonal_(0.0)
+
+
+def upper(m: torch.Tensor) -> torch.Tensor:
+    i, j = torch.triu_indices(len(m), len(m), offset=1)
+    return m[i, j]
+
+
+def rdm_similarity(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman correlation between the upper triangles of two RDMs over the same stimuli."""
+    if a.shape != b.shape:
+        raise ValueError(f"RDMs must cover the same stimuli, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return float(spearmanr(upper(a).cpu().numpy(), upper(b).cpu().numpy()).statistic)
+
+
+def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear CKA between ``x [n, p]`` and ``y [n, q]`` (Kornblith et al. 2019, Eq. 5)."""
+    x = x.reshape(len(x), -1).double()
+    y = y.reshape(len(y), -1).double()
+    if len(x) != len(y):
+        raise ValueError(f"CKA needs the same examples in both, got {len(x)} and {len(y)}")
+    x = x - x.mean(0)
+    y = y - y.mean(0)
+    cross = (y.T @ x).norm() ** 2
+    return float(cross / ((x.T @ x).norm() * (y.T @ y).norm()).clamp_min(1e-12))
+
+
+def cka_matrix(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.tensor([[linear_cka(a[i], b[j]) for j in b] for i in a])
+
+
+def plot_heatmap(m: torch.Tensor, rows: list[str], cols: list[str], title: str, path: Path,
+                 xlabel: str = "", ylabel: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(cols), 1 + 0.7 * len(rows)))
+    im = ax.imshow(m.numpy(), vmin=0, vmax=1, cmap="magma")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] < 0.6 else "black")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return save_figure(path, fig)
+
+
+def plot_rdms(rdms: dict[str, torch.Tensor], labels: torch.Tensor, path: Path) -> Path:
+    """One RDM per layer, stimuli sorted by label so class blocks show on the diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = torch.argsort(labels, stable=True)
+    fig, axes = plt.subplots(1, len(rdms), figsize=(2.4 * len(rdms), 2.6), squeeze=False)
+    for ax, (name, m) in zip(axes[0], rdms.items()):
+        ax.imshow(m[order][:, order].numpy(), cmap="viridis")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("RDMs (1 - Pearson r), stimuli sorted by label", fontsize=9)
+    return save_figure(path, fig)
+
+
+def main(argv: list[str]) -> int:
+    from multiview.eval import checkpoint, features
+    from multiview.eval.datasets import add_data_args, data_tag, eval_splits
+
+    parser = argparse.ArgumentParser(prog="multiview eval rsa", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="run folder, .ckpt, or encoder state_dict")
+    parser.add_argument("--other", default="random", help="a second run/checkpoint, or 'random' (default)")
+    parser.add_argument("--n", type=int, default=500, help="stimuli (test examples) to compare")
+    add_data_args(parser)
+    args = parser.parse_args(argv)
+    enc, modality = checkpoint.load_encoder(args.checkpoint, args.encoder)
+    other = checkpoint.random_like(enc) if args.other == "random" else checkpoint.load_encoder(args.other, args.encoder)[0]
+    _, _, test, _ = eval_splits(args, modality, test_limit=args.n)
+    layers = features.layer_names(enc, test)
+    a = features.extract(enc, test, layers, spatial=args.spatial)
+    b = features.extract(other, test, features.layer_names(other, test), spatial=args.spatial)
+    labels = a.pop("label")
+    b.pop("label")
+    cka = cka_matrix(a, b)
+    rdms_a = {k: rdm(v) for k, v in a.items()}
+    rdms_b = {k: rdm(v) for k, v in b.items()}
+    out_dir = Path(args.out) if args.out else checkpoint.eval_dir(args.checkpoint, "rsa", data_tag(args, modality))
+    label_rdm = (labels[:, None] != labels[None, :]).double()
+    result = {f"cka/{i}/{j}": float(cka[r, c]) for r, i in enumerate(a) for c, j in enumerate(b)}
+    result.update({f"rdm_spearman/{k}/vs_other": rdm_similarity(rdms_a[k], rdms_b[k]) for k in a if k in b})
+    result.update({f"rdm_spearman/{k}/vs_labels": rdm_similarity(rdms_a[k], label_rdm) for k in a})
+    result.update({f"rdm_spearman/{k}/other_vs_labels": rdm_similarity(rdms_b[k], label_rdm) for k in b})
+    write_json(out_dir / "rsa.json", result)
+    plot_heatmap(cka, list(a), list(b), f"linear CKA: {args.checkpoint} vs {args.other}",
+                 out_dir / "cka.png", xlabel="other", ylabel="trained")
+    plot_rdms(rdms_a, labels, out_dir / "rdm.png")
+    for k, v in sorted(result.items()):
+        if not k.startswith("cka/") or k.split("/")[1] == k.split("/")[2]:
+            print(f"  {k:<40} {v:.4f}")
+    print(f"wrote {out_dir / 'rsa.json'}, cka.png, rdm.png")
+    return 0
