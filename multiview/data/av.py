@@ -142,17 +142,11 @@ class AVFolder(ResumableBatches, L.LightningDataModule):
                                      label_ids[n_train:], caps[n_train:],
                                      samples_per_clip=1, train=False, **common)
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        common = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-        if not shuffle:
-            return DataLoader(dataset, batch_size=self.batch_size, **common)
-        return self.resumable_loader(dataset, self.batch_size, self.seed, **common)
-
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self.make_loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self.make_loader(self.val_set, train=False)
 
 
 class SyntheticAV(AVFolder):

@@ -157,18 +157,12 @@ class ImageFolderData(ResumableBatches, L.LightningDataModule):
         self.train_plain = ImageArrayDataset(train, train_y, augment=False)
         self.test_set = ImageArrayDataset(test, test_y, augment=False)
 
-    def _loader(self, ds, shuffle: bool) -> DataLoader:
-        common = dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-        if not shuffle:
-            return DataLoader(ds, batch_size=self.batch_size, **common)
-        return self.resumable_loader(ds, self.batch_size, self.seed, **common)
-
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self.make_loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+        return self.make_loader(self.test_set, train=False)
 
     def feature_loaders(self) -> tuple[DataLoader, DataLoader]:
         """Un-augmented train and test loaders, in order, for probes and kNN."""
-        return self._loader(self.train_plain, False), self._loader(self.test_set, False)
+        return self.make_loader(self.train_plain, False), self.make_loader(self.test_set, False)

@@ -46,10 +46,18 @@ class ResumableBatches:
     _train_sampler: EpochSampler | None = None
     _resume_at: tuple[int, int] | None = None
 
-    def resumable_loader(self, dataset, batch_size: int, seed: int, **kwargs) -> DataLoader:
-        self._train_sampler = EpochSampler(len(dataset), seed)
+    def make_loader(self, dataset, train: bool) -> DataLoader:
+        """Training: resumable, seeded per epoch, whole batches. Evaluation: in order.
+
+        Uses the data module's ``batch_size``, ``num_workers`` and ``seed``.
+        """
+        common = dict(batch_size=self.batch_size, num_workers=self.num_workers,
+                      persistent_workers=self.num_workers > 0)
+        if not train:
+            return DataLoader(dataset, **common)
+        self._train_sampler = EpochSampler(len(dataset), self.seed)
         self._train_sampler.resume_at = self._resume_at
-        return DataLoader(dataset, batch_size=batch_size, sampler=self._train_sampler, drop_last=True, **kwargs)
+        return DataLoader(dataset, sampler=self._train_sampler, drop_last=True, **common)
 
     def state_dict(self) -> dict:
         trainer = getattr(self, "trainer", None)
