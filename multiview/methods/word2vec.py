@@ -111,7 +111,7 @@ class Word2Vec(Method):
 
     def on_fit_start(self) -> None:
         self.negatives.to(self.device)
-        parts = 1 if self.workers == 1 or self.device.type != "cpu" else 4 * self.workers
+        parts = 1 if self.workers == 1 or self.device.type != "cpu" else 2 * self.workers
         self.generators = [
             torch.Generator(device=self.device).manual_seed(self.seed + 1 + i) for i in range(parts)
         ]
