@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from multiview.eval.probe import probe_top1
 from multiview.io import save_figure
 
 
@@ -40,26 +41,6 @@ def collect(model, random_model, loader) -> dict[str, torch.Tensor]:
         out["proj"].append(model.targets.project(stats).cpu())
         out["label"].append(batch["label"].cpu())
     return {k: torch.cat(v) for k, v in out.items()}
-
-
-def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                 seed: int = 0) -> float:
-    """Top-1 of a logistic-regression probe; C picked on a held-out fifth of the training set."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(train_x)
-    tx, vx = scaler.transform(train_x), scaler.transform(test_x)
-    order = np.random.default_rng(seed).permutation(len(tx))
-    cut = max(1, len(tx) // 5)
-    held, fit = order[:cut], order[cut:]
-    best_c, best = 1.0, -1.0
-    for c in (0.01, 0.1, 1.0, 10.0):
-        clf = LogisticRegression(C=c, max_iter=2000).fit(tx[fit], train_y[fit])
-        score = clf.score(tx[held], train_y[held])
-        if score > best:
-            best_c, best = c, score
-    return float(LogisticRegression(C=best_c, max_iter=2000).fit(tx, train_y).score(vx, test_y))
 
 
 def cluster_ids(target: torch.Tensor) -> torch.Tensor:
@@ -126,8 +107,8 @@ def ambient_report(model, random_model, datamodule, run_dir: Path | None) -> dic
     if labelled_train.any() and labelled_val.any() and train["label"][labelled_train].unique().numel() > 1:
         ty, vy = train["label"][labelled_train].numpy(), val["label"][labelled_val].numpy()
         for key, name in (("feat", "probe/top1"), ("feat_random", "probe/random_init/top1")):
-            metrics[name] = linear_probe(train[key][labelled_train].numpy(), ty,
-                                         val[key][labelled_val].numpy(), vy)
+            metrics[name] = probe_top1(train[key][labelled_train].numpy(), ty,
+                                       val[key][labelled_val].numpy(), vy)
         metrics["probe/chance_majority"] = float((vy == np.bincount(ty).argmax()).mean())
     if run_dir is not None:
         cluster_grid(model, train_set, train["proj"], cluster_ids(train["target"]), Path(run_dir) / "clusters.png")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from multiview.eval.probe import probe_top1
 from multiview.eval.retrieval import chance_metrics, retrieval_metrics, similarity
 from multiview.io import save_figure
 
@@ -122,25 +123,6 @@ def plot_matches(z: dict, logmel, path: Path, n_queries: int = 4, top: int = 5) 
     return save_figure(path, fig)
 
 
-def linear_probe_accuracy(train_x, train_y, test_x, test_y, epochs: int = 200, weight_decay: float = 1e-4) -> float:
-    """Top-1 of a softmax classifier on standardised frozen features (full-batch L-BFGS)."""
-    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    n_classes = int(max(train_y.max(), test_y.max())) + 1
-    clf = torch.nn.Linear(train_x.shape[1], n_classes)
-    opt = torch.optim.LBFGS(clf.parameters(), lr=1, max_iter=epochs, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(clf(train_x), train_y) + weight_decay * clf.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        return (clf(test_x).argmax(1) == test_y).float().mean().item()
-
-
 def image_probe_report(model, random_model, datamodule) -> dict[str, float]:
     """Linear probe on the concatenated encoder features of every view, trained vs random init."""
     train_loader, test_loader = datamodule.feature_loaders()
@@ -150,7 +132,7 @@ def image_probe_report(model, random_model, datamodule) -> dict[str, float]:
         tr = embed_loader(m, train_loader, fn="encode")
         te = embed_loader(m, test_loader, fn="encode")
         views = [v for v in m.views]
-        acc = linear_probe_accuracy(torch.cat([tr[v] for v in views], 1), tr["label"],
+        acc = probe_top1(torch.cat([tr[v] for v in views], 1), tr["label"],
                                     torch.cat([te[v] for v in views], 1), te["label"])
         metrics[f"probe/{name}top1"] = acc
     metrics["probe/chance/top1"] = 1.0 / len(datamodule.classes)

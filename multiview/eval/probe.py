@@ -53,6 +53,16 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tens
     return {"top1": top1, "val_top1": val_scores[best], "C": best}
 
 
+def probe_top1(train_x, train_y, test_x, test_y, val_fraction: float = 0.2, seed: int = 0) -> float:
+    """:func:`linear_probe` with its validation split taken from the training set (seeded)."""
+    train_x, test_x = torch.as_tensor(train_x), torch.as_tensor(test_x)
+    train_y, test_y = torch.as_tensor(train_y), torch.as_tensor(test_y)
+    order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
+    cut = max(1, int(len(order) * val_fraction))
+    val, fit = order[:cut], order[cut:]
+    return linear_probe(train_x[fit], train_y[fit], train_x[val], train_y[val], test_x, test_y)["top1"]
+
+
 def main(argv: list[str]) -> int:
     from multiview.eval.compare import feature_report
 
