@@ -12,6 +12,7 @@ wall clock and per CPU-second. Prints JSON on stdout; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import statistics
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=float, default=1e-3)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batch-words", type=int, default=32768)
-    p.add_argument("--batch-pairs", type=int, default=2048)
+    p.add_argument("--batch-pairs", type=int, default=inspect.signature(Word2Vec).parameters["batch_pairs"].default)
     p.add_argument("--accelerator", default="cpu")
     args = p.parse_args(argv)
     tokenizer = args.tokenizer or ("whitespace" if args.corpus == "enwiki" else "simple")

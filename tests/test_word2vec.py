@@ -153,6 +153,25 @@ def test_same_seed_same_vectors(lee):
     assert a.current_alpha() == pytest.approx(0.0001, rel=0.05)  # decayed linearly to min_alpha
 
 
+def test_threaded_chunks_finish_before_checkpoint_and_export(lee, tmp_path):
+    """With worker threads a chunk is still training when the step returns; every chunk must have
+    finished before a checkpoint is written and before the vectors are read."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5, batch_words=4096)
+    model = Word2Vec(dim=32, seed=0, workers=2, evaluate=False)
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        accelerator="cpu", callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
+    trainer.fit(model, datamodule=data)
+    assert not model.pending and model.chunks_submitted == sum(1 for _ in data.train_dataloader()) > 1
+    ckpt = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert ckpt["word2vec"]["words_done"] == int(data.corpus.ids.shape[0])
+    assert torch.equal(ckpt["state_dict"]["syn0"], model.vectors())
+    untrained = Word2Vec(dim=32, seed=0)
+    untrained.build(model.words, model.counts)
+    assert (model.vectors() - untrained.vectors()).abs().max() > 0.05
+
+
 def _rank(kv, query: str, expected: str) -> int:
     return [w for w, _ in kv.most_similar(query, topn=len(kv))].index(expected)
 

@@ -11,9 +11,10 @@ word2vec.c's threads do; results then vary run to run, as gensim's do with worke
 ``workers: 1`` for bit-identical reruns). A part is subsampled, windowed and given its negatives
 in a few vectorized ops, then updated in batches of about ``batch_pairs`` (context, center) pairs
 with negatives shared within each window (Ji et al. 2016): batched matrix products and sparse
-row updates, no autograd, no optimizer. Keep batches small: every row's gradients in a batch are
-summed from the same stale values, and frequent words' rows diverge when a batch holds tens of
-thousands of pairs.
+row updates, no autograd, no optimizer. The threads work on one chunk while the trainer loop
+fetches the next. Every row's gradients in a batch are summed from the same stale values: at
+the default 6144 pairs per batch the vectors score as gensim's do on its Wikipedia extract
+(``benchmarks/word2vec_vs_gensim.py``); at 16384 frequent words' rows diverge.
 
 After ``fit``, :meth:`Word2Vec.final_report` writes ``vectors.bin`` and ``vectors.txt``
 (word2vec formats, gensim-loadable) to the run folder and returns the word benchmarks.
@@ -69,7 +70,7 @@ class Word2Vec(Method):
         ns_exponent: float = 0.75,
         seed: int = 0,
         workers: int = 2,
-        batch_pairs: int = 2048,
+        batch_pairs: int = 6144,
         evaluate: bool = True,
     ):
         super().__init__(lr=alpha, weight_decay=0.0, optimizer="sgd", warmup_fraction=0.0)
@@ -82,6 +83,8 @@ class Word2Vec(Method):
         self.alpha, self.min_alpha, self.ns_exponent = alpha, min_alpha, ns_exponent
         self.seed, self.workers, self.evaluate = seed, workers, evaluate
         self.pool: ThreadPoolExecutor | None = None
+        self.pending: list = []
+        self.chunks_submitted = 0
         self.batch_pairs = batch_pairs
         self.words: list[str] = []
         self.words_done = 0
@@ -111,9 +114,10 @@ class Word2Vec(Method):
 
     def on_fit_start(self) -> None:
         self.negatives.to(self.device)
-        parts = 1 if self.workers == 1 or self.device.type != "cpu" else 2 * self.workers
+        self.parts = 1 if self.workers == 1 or self.device.type != "cpu" else 2 * self.workers
+        # two chunks are in flight at once (see train_chunk); each has its own set of generators
         self.generators = [
-            torch.Generator(device=self.device).manual_seed(self.seed + 1 + i) for i in range(parts)
+            torch.Generator(device=self.device).manual_seed(self.seed + 1 + i) for i in range(2 * self.parts)
         ]
         if self.device.type == "cpu":
             # One thread per op, parallel across workers: small ops scale badly on a busy machine.
@@ -123,6 +127,7 @@ class Word2Vec(Method):
                 self.pool = ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
 
     def on_fit_end(self) -> None:
+        self.drain()
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
@@ -137,19 +142,36 @@ class Word2Vec(Method):
         """Train on a chunk of whole sentences, split between the workers (Hogwild, Recht et al.
         2011: they update the shared rows without locks, as word2vec.c's threads do).
 
-        Returns the loss per pair of the first batch before its update, and the pair count.
+        With worker threads the chunk is queued and the call returns the previous chunk's result,
+        so the threads keep working while the trainer loop fetches the next chunk; at most two
+        chunks are in flight. Returns the loss per pair of a first batch before its update, and
+        the pair count (``nan, 0`` while nothing has finished).
         """
         alpha = self.current_alpha()
-        parts = split_sentences(ids, lengths, len(self.generators) if self.pool else 1)
-        if len(parts) == 1:
-            results = [self.train_part(*parts[0], self.generators[0], alpha)]
-        else:
-            # several parts per worker balance the load; part i always draws from generator i
-            jobs = [
-                self.pool.submit(self.train_part, i, n, g, alpha) for (i, n), g in zip(parts, self.generators)
-            ]
-            results = [job.result() for job in jobs]
+        if self.pool is None:
+            return self.train_part(ids, lengths, self.generators[0], alpha)
+        parts = split_sentences(ids, lengths, self.parts)
+        # concurrent jobs never share a generator: chunk n uses set n % 2, part i generator i
+        offset = (self.chunks_submitted % 2) * self.parts
+        self.chunks_submitted += 1
+        jobs = [
+            self.pool.submit(self.train_part, i, n, self.generators[offset + k], alpha)
+            for k, (i, n) in enumerate(parts)
+        ]
+        previous, self.pending = self.pending, jobs
+        return self.collect(previous)
+
+    @staticmethod
+    def collect(jobs) -> tuple[float, int]:
+        results = [job.result() for job in jobs]
+        if not results:
+            return float("nan"), 0
         return results[0][0], sum(pairs for _, pairs in results)
+
+    def drain(self) -> tuple[float, int]:
+        """Wait for the chunk still in flight (before a checkpoint, an epoch's end, the export)."""
+        jobs, self.pending = self.pending, []
+        return self.collect(jobs)
 
     def train_part(self, ids, lengths, generator, alpha: float) -> tuple[float, int]:
         with torch.autocast(self.device.type, enabled=False):
@@ -182,12 +204,17 @@ class Word2Vec(Method):
         ids, lengths = batch["ids"], batch["lengths"]
         loss, pairs = self.train_chunk(ids, lengths)
         self.words_done += ids.numel()
-        self.log("train/loss", loss, prog_bar=True, batch_size=ids.numel())
+        if pairs:
+            self.log("train/loss", loss, prog_bar=True, batch_size=ids.numel())
         self.log("train/alpha", self.current_alpha(), batch_size=ids.numel())
         self.log("train/pairs", float(pairs), reduce_fx="sum", batch_size=ids.numel())
         return None
 
+    def on_train_epoch_end(self) -> None:
+        self.drain()
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.drain()  # the state_dict's tensors share storage with syn0/syn1, saved after this
         counts = torch.as_tensor(self.counts)
         checkpoint["word2vec"] = {"words": self.words, "counts": counts, "words_done": self.words_done}
 
@@ -198,6 +225,7 @@ class Word2Vec(Method):
         self.words_done = int(state["words_done"])
 
     def vectors(self) -> torch.Tensor:
+        self.drain()
         return self.syn0.detach().float().cpu()
 
     def keyed_vectors(self):
