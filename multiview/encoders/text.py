@@ -66,7 +66,8 @@ class TextEncoder(nn.Module):
         return as_tensor(rows), as_tensor(offsets)
 
     def features(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        return {"bag": self(texts)}
+        bag = self(texts)
+        return {"bag": bag, "pool": bag}
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         rows, offsets = self.token_ids(texts)

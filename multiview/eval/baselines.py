@@ -6,8 +6,11 @@
   quadrature pairs (Daugman 1985; the "GIST" pooling of Oliva & Torralba 2001) averaged over a
   coarse grid, with the grid's mean colour; and MFCCs for audio (Davis & Mermelstein 1980),
   averaged over time segments, with their standard deviation.
+  Text has its own (:mod:`multiview.eval.text_baselines`): hashed bags of words and of
+  character trigrams, and PPMI-SVD vectors of the word2vec run's corpus.
 - **supervised**: the same architecture trained from scratch with labels on the same training
-  split (cross-entropy, :func:`multiview.eval.finetune.train_classifier`); cached in
+  split (cross-entropy, :func:`multiview.eval.finetune.train_classifier`; for a text encoder the
+  word table itself is trained, as fastText's classifier does, Joulin et al. 2017); cached in
   ``$MULTIVIEW_HOME/cache/supervised`` by architecture, data and schedule.
 """
 
@@ -102,6 +105,9 @@ def hand_designed(modality: str, sample_rate: int = 16000) -> dict[str, nn.Modul
 
 def arch_key(encoder: nn.Module) -> str:
     shapes = ";".join(f"{k}:{tuple(v.shape)}" for k, v in encoder.state_dict().items())
+    vocab = getattr(encoder, "vocab", None)
+    if vocab:
+        shapes += "|" + hashlib.sha1("\n".join(vocab).encode()).hexdigest()
     return f"{type(encoder).__module__}.{type(encoder).__name__}|{shapes}"
 
 
@@ -111,6 +117,8 @@ def supervised(encoder: nn.Module, train, n_classes: int, modality: str, data_ke
     from multiview.eval.finetune import train_classifier
 
     fresh = random_like(encoder, seed)
+    for p in fresh.parameters():
+        p.requires_grad_(True)
     key = hashlib.sha1(f"{arch_key(encoder)}|{data_key}|{len(train)}|{n_classes}|{epochs}|{lr}|{seed}".encode()).hexdigest()[:16]
     path = paths.cache_dir("supervised") / f"{key}.pt"
     if path.exists():

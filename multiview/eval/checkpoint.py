@@ -5,7 +5,8 @@
 method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
 name, so evaluation never depends on which methods exist. Encoders are found on the model by
 attribute: ``frame_encoder``, ``audio_encoder``, ``text_encoder``, or a ``ModuleDict`` called
-``encoders`` keyed by view name.
+``encoders`` keyed by view name. A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
+anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.text.TextEncoder`).
 """
 
 from __future__ import annotations
@@ -145,14 +146,52 @@ def encoder_from_state(state: dict) -> nn.Module:
     raise UserError("state_dict does not match a known encoder (FrameEncoder, AudioEncoder, AlexNetEncoder)")
 
 
+def run_folder(path: Path) -> Path | None:
+    """The run folder (the one holding ``config.yaml``) that is or contains ``path``."""
+    return next((p for p in (path, *path.parents) if (p / "config.yaml").is_file()), None)
+
+
+def word_vectors_file(path: Path) -> Path | None:
+    """The vectors of a word2vec run (folder or checkpoint) or a vectors file itself, else None."""
+    if path.is_file() and path.suffix in (".bin", ".txt"):
+        return path
+    run = run_folder(path)
+    if run is None:
+        return None
+    if not str(read_config(run)["model"]["class_path"]).endswith(".Word2Vec"):
+        return None
+    if not (run / "vectors.bin").is_file():
+        raise UserError(f"--checkpoint {path}: the word2vec run has no vectors.bin (did it finish?)")
+    return run / "vectors.bin"
+
+
+def corpus_of(path: str | Path) -> dict | None:
+    """``{corpus, tokenizer, min_count}`` of the run that trained ``path``'s word vectors, if known."""
+    run = run_folder(Path(path).expanduser())
+    if run is None:
+        return None
+    data = read_config(run).get("data")
+    args = data.get("init_args") if isinstance(data, dict) else None
+    if not isinstance(args, dict) or "corpus" not in args:
+        return None
+    return {"corpus": str(args["corpus"]), "tokenizer": str(args.get("tokenizer", "simple")),
+            "min_count": int(args.get("min_count", 5))}
+
+
 def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module, str]:
-    """``(encoder in eval mode, modality)`` from a run, a run checkpoint, or an encoder state_dict.
+    """``(encoder in eval mode, modality)`` from a run, a run checkpoint, an encoder state_dict or
+    a word2vec vectors file.
 
     ``which`` names the view ("frame", "audio", ...) when the model has several encoders.
     """
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"--checkpoint: {path} does not exist")
+    vectors = word_vectors_file(path)
+    if vectors is not None:
+        from multiview.encoders.text import TextEncoder
+
+        return TextEncoder(vectors=str(vectors)).eval(), "text"
     if path.is_file() and not any((p / "config.yaml").exists() for p in path.parents):
         state = read_state(path)
         prefixes = {k.split(".", 1)[0] for k in state}

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch.nn as nn
 
 from multiview.errors import UserError
@@ -28,7 +29,8 @@ def add_report_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="run folder, .ckpt, or encoder state_dict")
     parser.add_argument("--baselines", default=",".join(BASELINES),
                         help=f"comma-separated subset of {','.join(BASELINES)} ('' for none)")
-    parser.add_argument("--supervised-epochs", type=int, default=15)
+    parser.add_argument("--supervised-epochs", type=int, default=None,
+                        help="epochs of the supervised baseline (default: 15; 100 for text)")
     add_data_args(parser)
 
 
@@ -45,50 +47,86 @@ def representations(args, encoder: nn.Module, modality: str, train, n_classes: i
     if "random_init" in wanted:
         reps["random_init"] = (random_like(encoder, args.seed + 12345), args.layer)
     if "hand_designed" in wanted:
-        for name, module in baselines.hand_designed(modality, sample_rate_of(encoder)).items():
+        if modality == "text":
+            from multiview.eval.text_baselines import hand_designed_text
+
+            hand = hand_designed_text(encoder, args.checkpoint, args.corpus)
+        else:
+            hand = baselines.hand_designed(modality, sample_rate_of(encoder))
+        for name, module in hand.items():
             reps[name] = (module, "pool")
     if "supervised" in wanted:
         t0 = time.time()
         data_key = f"{args.data}|{args.size}|{args.train_limit}|{args.val_fraction}|{modality}"
-        reps["supervised"] = (baselines.supervised(encoder, train, n_classes, modality, data_key,
-                                                   epochs=args.supervised_epochs, seed=args.seed), args.layer)
+        text = modality == "text"
+        if text:
+            data_key += f"|{args.test_fraction}"
+        epochs = args.supervised_epochs or (100 if text else 15)
+        reps["supervised"] = (baselines.supervised(encoder, train, n_classes, modality, data_key, epochs=epochs,
+                                                   lr=1e-2 if text else 2e-3, seed=args.seed), args.layer)
         print(f"  supervised baseline ready ({time.time() - t0:.0f} s)", flush=True)
     return reps
 
 
 def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
                    evaluate: Callable[[dict], dict[str, float]]) -> int:
-    """Parse ``argv``, extract train/val/test features per representation, ``evaluate`` each."""
+    """Parse ``argv``, extract train/val/test features per representation, ``evaluate`` each.
+    With ``--repeats N`` the splits are drawn N times (seeds ``seed .. seed + N - 1``) and each
+    figure is the mean, with its standard deviation beside it (``..._std``)."""
     from multiview.eval.checkpoint import eval_dir, load_encoder
     from multiview.eval.datasets import data_tag, eval_splits
-    from multiview.eval.features import extract
 
     add_report_args(parser)
+    parser.add_argument("--repeats", type=int, default=1, help="draw the splits this many times (seeds) and average")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        raise UserError(f"--repeats {args.repeats}: expected an integer >= 1")
     encoder, modality = load_encoder(args.checkpoint, args.encoder)
-    train, val, test, classes = eval_splits(args, modality, encoder)
-    print(f"{kind}: {args.checkpoint} [{modality} encoder, layer {args.layer}] on {args.data}: "
-          f"{len(train)} train / {len(val)} val / {len(test)} test, {len(classes)} classes", flush=True)
+    base_seed, runs = args.seed, {}
+    for repeat in range(args.repeats):
+        args.seed = base_seed + repeat
+        train, val, test, classes = eval_splits(args, modality, encoder)
+        if repeat == 0:
+            print(f"{kind}: {args.checkpoint} [{modality} encoder, layer {args.layer}] on {args.data}: "
+                  f"{len(train)} train / {len(val)} val / {len(test)} test, {len(classes)} classes"
+                  + (f", {args.repeats} draws" if args.repeats > 1 else ""), flush=True)
+        for name, (module, layer) in representations(args, encoder, modality, train, len(classes)).items():
+            r = evaluate_representation(module, layer, (train, val, test), args.spatial, evaluate)
+            for k, v in r.items():
+                runs.setdefault(f"{kind}/{name}/{k}", []).append(float(v))
+            if args.repeats == 1:
+                print(f"  {name:<13} test top-1 {r['top1']:.4f}  (val {r['val_top1']:.4f}, dim {int(r['dim'])})",
+                      flush=True)
+    args.seed = base_seed
     results: dict[str, float] = {f"{kind}/n_train": len(train), f"{kind}/n_val": len(val),
-                                 f"{kind}/n_test": len(test), f"{kind}/chance/top1": 1.0 / len(classes)}
-    for name, (module, layer) in representations(args, encoder, modality, train, len(classes)).items():
-        t0 = time.time()
-        feats = {}
-        for split, ds in (("train", train), ("val", val), ("test", test)):
-            f = extract(module, ds, layer, spatial=args.spatial)
-            feats[split], feats[f"{split}_y"] = f[layer], f["label"]
-        r = evaluate(feats)
-        results.update({f"{kind}/{name}/{k}": float(v) for k, v in r.items()})
-        results[f"{kind}/{name}/dim"] = float(feats["train"].shape[1])
-        print(f"  {name:<12} test top-1 {r['top1']:.4f}  (val {r['val_top1']:.4f}, "
-              f"dim {feats['train'].shape[1]}, {time.time() - t0:.0f} s)", flush=True)
+                                 f"{kind}/n_test": len(test), f"{kind}/chance/top1": 1.0 / len(classes),
+                                 f"{kind}/repeats": args.repeats}
+    for key, values in runs.items():
+        results[key] = float(np.mean(values))
+        if args.repeats > 1 and key.endswith("top1"):
+            results[f"{key}_std"] = float(np.std(values))
+    names = [k.split("/")[1] for k in results if k.endswith("/top1") and "/chance/" not in k]
+    if args.repeats > 1:
+        for n in names:
+            print(f"  {n:<13} test top-1 {results[f'{kind}/{n}/top1']:.4f} +- {results[f'{kind}/{n}/top1_std']:.4f}"
+                  f"  (val {results[f'{kind}/{n}/val_top1']:.4f})", flush=True)
     out = Path(args.out) if args.out else eval_dir(args.checkpoint, kind, data_tag(args, modality))
     write_json(out / f"{kind}.json", results)
-    names = [k.split("/")[1] for k in results if k.endswith("/top1") and "/chance/" not in k]
     plot_bars({n: results[f"{kind}/{n}/top1"] for n in names}, 1.0 / len(classes),
               f"{kind} on {args.data} ({modality}, layer {args.layer})", out / f"{kind}.png")
     print(f"wrote {out / (kind + '.json')}, {kind}.png")
     return 0
+
+
+def evaluate_representation(module: nn.Module, layer: str, splits, spatial: int,
+                            evaluate: Callable[[dict], dict[str, float]]) -> dict[str, float]:
+    from multiview.eval.features import extract
+
+    feats = {}
+    for split, ds in zip(("train", "val", "test"), splits):
+        f = extract(module, ds, layer, spatial=spatial)
+        feats[split], feats[f"{split}_y"] = f[layer], f["label"]
+    return {**evaluate(feats), "dim": float(feats["train"].shape[1])}
 
 
 def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -> Path:

@@ -3,8 +3,10 @@
 ``--data`` is ``cifar10`` (the shared JPEG tar), ``fsdd`` (the Free Spoken Digit Dataset, test
 speakers held out), ``run`` (the labelled clips of the run's own data module: its training clips
 for train/val, its held-out clips for test), or a path: an image folder/tar for a frame encoder,
-an audio folder/tar for an audio encoder. Every split yields ``{"input": tensor, "label": int}``
-in the encoder's input format (images [3, H, W] in [0, 1]; waveforms [n] at the encoder's rate).
+an audio folder/tar for an audio encoder. Text encoders take ``words`` or ``polarity`` or a
+labelled text file (:mod:`multiview.data.text_labels`), split by stratified sampling. Every
+split yields ``{"input": ..., "label": int}`` in the encoder's input format (images [3, H, W] in
+[0, 1]; waveforms [n] at the encoder's rate; strings).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def shared_data_dir() -> Path:
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="run", help="cifar10 | fsdd | run | PATH (default: run)")
+    parser.add_argument("--data", default="run", help="cifar10 | fsdd | words | polarity | run | PATH (default: run)")
     parser.add_argument("--encoder", default="auto", help="which encoder of the run: frame | audio | ...")
     parser.add_argument("--layer", default="pool", help="layer of encoder.features (default: pool)")
     parser.add_argument("--spatial", type=int, default=1, help="pool spatial maps to SxS before flattening")
@@ -36,6 +38,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-limit", type=int, default=2000, help="class-balanced test subset")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="of training, for model selection")
     parser.add_argument("--size", type=int, default=32, help="image side for image folders")
+    parser.add_argument("--test-fraction", type=float, default=0.25, help="text data: held out for test")
+    parser.add_argument("--corpus", default="", help="text: corpus for the PPMI-SVD baseline (default: the run's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="", help="output folder (default: RUN/eval/<kind>)")
 
@@ -107,6 +111,8 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
                 checkpoint: str | None = None) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """``(train, val, test, class names)`` for ``args.data`` in ``modality``'s input format."""
     test_limit = test_limit or args.test_limit
+    if modality == "text" and args.data != "run":
+        return text_splits(args, encoder)
     data = args.data
     if data in SHARED:
         folder, name = SHARED[data]
@@ -161,8 +167,29 @@ def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[D
     def expand(clips: np.ndarray) -> list[int]:
         return [2 * int(c) + k for c in clips for k in range(2)]
 
-    key = "frame" if modality == "frame" else "audio"
+    key = {"frame": "frame", "audio": "audio", "text": "caption"}[modality]
     test_idx = balanced(np.repeat(np.array(te.labels), 4), test_limit, args.seed)
     names = getattr(dm, "label_names", []) or [str(i) for i in range(max(tr.labels) + 1)]
     return (InMemory(Subset(Renamed(train, key), expand(tri))), InMemory(Subset(Renamed(train, key), expand(vai))),
             InMemory(Subset(Renamed(test, key), test_idx.tolist())), names)
+
+
+def text_splits(args, encoder=None) -> tuple[Dataset, Dataset, Dataset, list[str]]:
+    """Stratified train / val / test of labelled text; with a vocabulary-bound encoder (word
+    vectors), only texts with at least one known word are kept."""
+    from multiview.data.text import tokenize
+    from multiview.data.text_labels import load_labelled_text
+
+    data = load_labelled_text(args.data)
+    vocab = getattr(encoder, "vocab", None)
+    if vocab is not None:
+        known = [i for i, t in enumerate(data.texts) if any(w in vocab for w in tokenize(t, encoder.tokenizer))]
+        if len(known) < len(data):
+            print(f"  {len(data) - len(known)} of {len(data)} texts have no word in the encoder's "
+                  f"vocabulary and are left out", flush=True)
+        data = data.subset(known)
+    labels = np.array(data.labels)
+    rest, test = split_off(labels, args.test_fraction, args.seed + 100)
+    train, val = split_off(labels[rest], args.val_fraction, args.seed)
+    train, val = rest[train], rest[val]
+    return (data.subset(train.tolist()), data.subset(val.tolist()), data.subset(test.tolist()), data.classes)

@@ -29,6 +29,11 @@ def flatten_layer(h: torch.Tensor, spatial: int = 1) -> torch.Tensor:
     return h.reshape(len(h), -1)
 
 
+def to_device(x, device: torch.device):
+    """Tensors moved to ``device``; other inputs (a text encoder's list of strings) as they are."""
+    return x.to(device) if torch.is_tensor(x) else x
+
+
 def device_of(module: nn.Module) -> torch.device:
     tensor = next(iter(module.parameters()), None)
     if tensor is None:
@@ -42,7 +47,7 @@ def layer_names(encoder: nn.Module, data: Dataset | DataLoader) -> list[str]:
     batch = next(iter(as_loader(data, 2)))
     was = encoder.training
     encoder.eval()
-    names = list(encoder.features(batch["input"].to(device_of(encoder))))
+    names = list(encoder.features(to_device(batch["input"], device_of(encoder))))
     encoder.train(was)
     return names
 
@@ -59,7 +64,7 @@ def extract(encoder: nn.Module, data: Dataset | DataLoader, layers: list[str] | 
     labels = []
     try:
         for batch in as_loader(data, batch_size):
-            feats = encoder.features(batch["input"].to(device))
+            feats = encoder.features(to_device(batch["input"], device))
             for name in layers:
                 if name not in feats:
                     raise UserError(f"--layer {name!r}: {type(encoder).__name__} has layers {list(feats)}")

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from multiview.eval.features import device_of
+from multiview.eval.features import device_of, to_device
 
 MODES = ("full", "partial", "scratch")
 
@@ -59,7 +59,10 @@ def freeze_early(encoder: nn.Module, fraction: float = 0.5) -> list[str]:
 
 
 def augment(x: torch.Tensor, modality: str, generator: torch.Generator) -> torch.Tensor:
-    """Images: random 4-pixel-padded crop and horizontal flip; audio: random circular shift."""
+    """Images: random 4-pixel-padded crop and horizontal flip; audio: random circular shift;
+    text: none."""
+    if modality == "text":
+        return x
     if modality == "audio":
         shift = int(torch.randint(-x.shape[-1] // 10, x.shape[-1] // 10 + 1, (1,), generator=generator))
         return torch.roll(x, shift, dims=-1)
@@ -91,7 +94,7 @@ def train_classifier(encoder: nn.Module, head: nn.Module, train, modality: str, 
             modules[name].eval()
         total, n = 0.0, 0
         for batch in loader:
-            x = augment(batch["input"].to(device), modality, g)
+            x = augment(to_device(batch["input"], device), modality, g)
             loss = F.cross_entropy(head(encoder(x)), torch.as_tensor(batch["label"]).to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -111,7 +114,7 @@ def accuracy(encoder: nn.Module, head: nn.Module, data, batch_size: int = 256) -
     head.eval()
     correct = n = 0
     for batch in DataLoader(data, batch_size=batch_size):
-        pred = head(encoder(batch["input"].to(device))).argmax(1).cpu()
+        pred = head(encoder(to_device(batch["input"], device))).argmax(1).cpu()
         correct += int((pred == torch.as_tensor(batch["label"])).sum())
         n += len(pred)
     return correct / max(n, 1)

@@ -10,6 +10,10 @@
 - ``sim/<set>/spearman``: Spearman's rho between human scores and cosine similarity, for gensim's
   bundled ``wordsim353.tsv`` and ``simlex999.txt`` and every ``*.txt`` set in the shared
   ``text/word-sim`` folder; pairs with an unknown word are skipped and counted in ``sim/<set>/oov``.
+
+``--baselines random_init,ppmi_svd`` scores, beside the vectors, the same vocabulary at word2vec's
+random init and the PPMI-SVD vectors of the same corpus
+(:func:`multiview.eval.text_baselines.ppmi_svd`), under ``baseline/<name>/...``.
 """
 
 from __future__ import annotations
@@ -121,6 +125,28 @@ def evaluate_vectors(
     return out
 
 
+def baselines(args, words: list[str], vectors: torch.Tensor) -> dict[str, tuple[list[str], torch.Tensor]]:
+    from multiview.eval.checkpoint import corpus_of
+
+    wanted = [b for b in args.baselines.split(",") if b]
+    if set(wanted) - {"random_init", "ppmi_svd"}:
+        raise UserError(f"--baselines {args.baselines!r}: expected a comma-separated subset of random_init,ppmi_svd")
+    out = {}
+    if "random_init" in wanted:
+        g = torch.Generator().manual_seed(12345)
+        out["random_init"] = (words, (torch.rand(vectors.shape, generator=g) - 0.5) / vectors.shape[1])
+    if "ppmi_svd" in wanted:
+        from multiview.eval.text_baselines import ppmi_svd_file
+
+        source = corpus_of(args.vectors) or {"tokenizer": "simple", "min_count": 5}
+        source["corpus"] = args.corpus or source.get("corpus", "")
+        if not source["corpus"]:
+            raise UserError("--baselines ppmi_svd: the vectors are not in a word2vec run folder; pass --corpus")
+        out["ppmi_svd"] = load_word2vec(ppmi_svd_file(source["corpus"], source["tokenizer"], source["min_count"],
+                                                      dim=vectors.shape[1]))
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="multiview eval words", description=__doc__.split("\n")[0])
     parser.add_argument("--vectors", required=True, help="word2vec vectors (.bin binary, else text)")
@@ -128,6 +154,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--questions", default=None, help="analogies (default: gensim's questions-words.txt)")
     parser.add_argument("--restrict-vocab", type=int, default=300000)
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--baselines", default="", help="comma-separated subset of random_init,ppmi_svd")
+    parser.add_argument("--corpus", default="", help="corpus of the PPMI-SVD baseline (default: the run's)")
     args = parser.parse_args(argv)
     if args.questions and not Path(args.questions).is_file():
         raise UserError(f"--questions {args.questions!r}: no such file")
@@ -135,6 +163,9 @@ def main(argv: list[str]) -> int:
     questions = Path(args.questions) if args.questions else None
     metrics = evaluate_vectors(words, vectors, Path(args.word_sim), questions, args.restrict_vocab)
     metrics = {"vectors": str(args.vectors), "vocab": len(words), **metrics}
+    for name, (b_words, b_vectors) in baselines(args, words, vectors).items():
+        scores = evaluate_vectors(b_words, b_vectors, Path(args.word_sim), questions, args.restrict_vocab)
+        metrics.update({f"baseline/{name}/{k}": v for k, v in scores.items()})
     if args.out:
         write_json(args.out, metrics)
     import json
