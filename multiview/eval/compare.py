@@ -84,14 +84,16 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
     encoder, modality = load_encoder(args.checkpoint, args.encoder)
     base_seed, runs = args.seed, {}
     for repeat in range(args.repeats):
-        args.seed = base_seed + repeat
+        args.seed, args.quiet = base_seed + repeat, repeat > 0
         train, val, test, classes = eval_splits(args, modality, encoder)
         if repeat == 0:
             print(f"{kind}: {args.checkpoint} [{modality} encoder, layer {args.layer}] on {args.data}: "
                   f"{len(train)} train / {len(val)} val / {len(test)} test, {len(classes)} classes"
                   + (f", {args.repeats} draws" if args.repeats > 1 else ""), flush=True)
         for name, (module, layer) in representations(args, encoder, modality, train, len(classes)).items():
-            r = evaluate_representation(module, layer, (train, val, test), args.spatial, evaluate)
+            r, test_y = evaluate_representation(module, layer, (train, val, test), args.spatial, evaluate)
+            if name == "ssl":
+                runs.setdefault(f"{kind}/majority/top1", []).append(float(test_y.bincount().max() / len(test_y)))
             for k, v in r.items():
                 runs.setdefault(f"{kind}/{name}/{k}", []).append(float(v))
             if args.repeats == 1:
@@ -103,30 +105,31 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
                                  f"{kind}/repeats": args.repeats}
     for key, values in runs.items():
         results[key] = float(np.mean(values))
-        if args.repeats > 1 and key.endswith("top1"):
+        if args.repeats > 1 and key.endswith("top1") and "/majority/" not in key:
             results[f"{key}_std"] = float(np.std(values))
-    names = [k.split("/")[1] for k in results if k.endswith("/top1") and "/chance/" not in k]
+    names = [k.split("/")[1] for k in results if k.endswith("/top1") and k.split("/")[1] not in ("chance", "majority")]
     if args.repeats > 1:
         for n in names:
             print(f"  {n:<13} test top-1 {results[f'{kind}/{n}/top1']:.4f} +- {results[f'{kind}/{n}/top1_std']:.4f}"
                   f"  (val {results[f'{kind}/{n}/val_top1']:.4f})", flush=True)
     out = Path(args.out) if args.out else eval_dir(args.checkpoint, kind, data_tag(args, modality))
     write_json(out / f"{kind}.json", results)
-    plot_bars({n: results[f"{kind}/{n}/top1"] for n in names}, 1.0 / len(classes),
+    plot_bars({n: results[f"{kind}/{n}/top1"] for n in names}, max(1.0 / len(classes), results[f"{kind}/majority/top1"]),
               f"{kind} on {args.data} ({modality}, layer {args.layer})", out / f"{kind}.png")
     print(f"wrote {out / (kind + '.json')}, {kind}.png")
     return 0
 
 
 def evaluate_representation(module: nn.Module, layer: str, splits, spatial: int,
-                            evaluate: Callable[[dict], dict[str, float]]) -> dict[str, float]:
+                            evaluate: Callable[[dict], dict[str, float]]):
+    """``(evaluate's figures and the feature width, test labels)``."""
     from multiview.eval.features import extract
 
     feats = {}
     for split, ds in zip(("train", "val", "test"), splits):
         f = extract(module, ds, layer, spatial=spatial)
         feats[split], feats[f"{split}_y"] = f[layer], f["label"]
-    return {**evaluate(feats), "dim": float(feats["train"].shape[1])}
+    return {**evaluate(feats), "dim": float(feats["train"].shape[1])}, feats["test_y"]
 
 
 def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -> Path:

@@ -184,7 +184,7 @@ def text_splits(args, encoder=None) -> tuple[Dataset, Dataset, Dataset, list[str
     vocab = getattr(encoder, "vocab", None)
     if vocab is not None:
         known = [i for i, t in enumerate(data.texts) if any(w in vocab for w in tokenize(t, encoder.tokenizer))]
-        if len(known) < len(data):
+        if len(known) < len(data) and not getattr(args, "quiet", False):
             print(f"  {len(data) - len(known)} of {len(data)} texts have no word in the encoder's "
                   f"vocabulary and are left out", flush=True)
         data = data.subset(known)

@@ -128,6 +128,8 @@ def finetune(encoder: nn.Module, train, val, test, n_classes: int, modality: str
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     enc = random_like(encoder, seed) if mode == "scratch" else copy.deepcopy(encoder)
+    for p in enc.parameters():  # a frozen table (pretrained word vectors) trains too
+        p.requires_grad_(True)
     if in_channels is not None:
         replace_first_conv(enc, in_channels)
     frozen = freeze_early(enc) if mode == "partial" else []
