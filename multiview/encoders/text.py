@@ -66,8 +66,7 @@ class TextEncoder(nn.Module):
         return as_tensor(rows), as_tensor(offsets)
 
     def features(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        bag = self(texts)
-        return {"bag": bag, "pool": bag}
+        return {"pool": self(texts)}
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         rows, offsets = self.token_ids(texts)
