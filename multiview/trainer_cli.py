@@ -46,7 +46,7 @@ class MultiviewCLI(LightningCLI):
             stem = Path(str(configs[0])).stem if configs else "run"
             trainer.default_root_dir = str(paths.runs_dir() / stem / time.strftime("%Y%m%d-%H%M%S"))
         if trainer.logger in (None, True):
-            trainer.logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger",
+            trainer.logger = Namespace(class_path="multiview.run_log.ResumableCSVLogger",
                                        init_args=Namespace(save_dir=trainer.default_root_dir, name="", version=""))
         if "weights_only" in cfg and cfg.weights_only is None:
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects

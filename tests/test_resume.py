@@ -1,5 +1,7 @@
 """A run interrupted mid-epoch and resumed from last.ckpt ends exactly where an uninterrupted run ends."""
 
+import csv
+
 import lightning as L
 import pytest
 import torch
@@ -7,6 +9,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from multiview.data.av import SyntheticAV
 from multiview.methods.cmc import CMC
+from multiview.run_log import ResumableCSVLogger
 from multiview.trainer_cli import SaveOnInterrupt
 
 
@@ -26,7 +29,8 @@ def fit(root, ckpt_path=None, interrupt_at=None):
     callbacks = [ModelCheckpoint(dirpath=root / "checkpoints", save_last=True), SaveOnInterrupt()]
     if interrupt_at is not None:
         callbacks.append(InterruptAt(interrupt_at))
-    trainer = L.Trainer(max_epochs=2, default_root_dir=root, callbacks=callbacks, logger=False,
+    logger = ResumableCSVLogger(save_dir=root, name="", version="")
+    trainer = L.Trainer(max_epochs=2, default_root_dir=root, callbacks=callbacks, logger=logger, log_every_n_steps=1,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         limit_val_batches=0, deterministic=True)
     if interrupt_at is None:
@@ -46,3 +50,8 @@ def test_interrupted_run_resumes_exactly(tmp_path):
     assert trainer.global_step == 8
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-5), name
+    steps = {run: sorted({int(row["step"]) for row in csv.DictReader(open(tmp_path / run / "metrics.csv"))})
+             for run in ("straight", "stopped")}
+    # rows from before the stop are kept; only the interrupted step's row, not yet logged, is missing
+    assert set(steps["stopped"]) <= set(steps["straight"]) and len(steps["straight"]) == 8
+    assert set(steps["straight"]) - set(steps["stopped"]) == {5}
