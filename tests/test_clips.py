@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,39 @@ def test_cache_round_trips_and_is_invalidated_when_the_source_changes(tmp_path):
     decode._readers.clear()
     again = cache.audio_track(str(video), SR, store)
     assert store.misses == 3 and _onset(again) == pytest.approx(1.5 * SR, abs=40)
+
+
+def test_a_cached_dataset_reads_later_epochs_from_the_cache_until_the_source_changes(tmp_path, monkeypatch):
+    from multiview.data import decode
+
+    root = tmp_path / "videos"
+    root.mkdir()
+    video = write_video(root / "v.mp4", n_frames=30, click_frame=12)
+    recs = index.build_index(root, tmp_path / "index.jsonl", workers=1, quiet=True)[0]
+    common = dict(frame_size=32, sample_rate=SR, audio_seconds=0.4, clips_per_video=6, positions="uniform")
+    plain, cached = ClipDataset(recs, **common), ClipDataset(recs, cache_dir=str(tmp_path / "cache"), **common)
+    first = [cached[i] for i in range(len(cached))]
+    for i, s in enumerate(first):
+        ref = plain[i]
+        assert (s["frame"] - ref["frame"]).abs().max() < 2 / 255
+        assert torch.allclose(s["audio"], ref["audio"], atol=2e-3), i
+    misses = cached.cache["frames"].misses + cached.cache["audio"].misses
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    with monkeypatch.context() as m:
+        m.setattr(decode, "read_frames", refuse)
+        m.setattr(decode, "_decode_span", refuse)
+        second = [cached[len(cached) + i] for i in range(len(cached))]
+    assert all(torch.equal(a["audio"], b["audio"]) for a, b in zip(first, second))
+    assert cached.cache["frames"].misses + cached.cache["audio"].misses == misses
+    assert cached.cache["frames"].hits >= len(cached) and cached.flags.sum() == 0
+
+    write_video(video, n_frames=30, click_frame=3)
+    os.utime(video, ns=(10**9, 10**9))
+    clip = next(i for i in range(len(cached)) if cached.frame_indices(i)[1] < 0.5)
+    s, ref = cached[clip], plain[clip]
+    assert cached.cache["frames"].misses + cached.cache["audio"].misses == misses + 2
+    assert _onset(ref["audio"]) is not None
+    assert torch.allclose(s["audio"], ref["audio"], atol=2e-3)

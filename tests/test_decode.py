@@ -91,3 +91,32 @@ def test_readers_survive_a_fork(tmp_path):
     with multiprocessing.get_context("fork").Pool(1) as pool:
         level = pool.apply_async(_read_in_child, (video,)).get(timeout=60)
     assert abs(level - brightness(5)) < 4
+
+
+def test_open_readers_stay_bounded_and_evicted_ones_are_closed(backend, tmp_path, monkeypatch):
+    videos = [str(write_video(tmp_path / f"v{k}.mp4", n_frames=10, audio=False))
+              for k in range(decode.CACHE_SIZE + 4)]
+    cls = decode.BACKENDS[backend]
+    opened, closed = [], []
+    monkeypatch.setattr(cls, "__init__",
+                        lambda self, path, real=cls.__init__: opened.append(self) or real(self, path))
+    monkeypatch.setattr(cls, "close", lambda self, real=cls.close: closed.append(self) or real(self))
+    for step in range(40):
+        path = videos[step % len(videos) if step % 4 else 0]
+        level = decode.read_frames(path, [(step % 10 + 0.5) / FPS], 16).float().mean().item()
+        assert abs(level - brightness(step % 10)) < 4
+        assert len(decode._readers) <= decode.CACHE_SIZE
+        assert len(opened) - len(closed) == len(decode._readers)
+    assert len(opened) > decode.CACHE_SIZE and set(closed) == set(opened) - set(decode._readers.values())
+
+
+def test_audio_windows_resample_at_one_shape_per_rate(tmp_path, monkeypatch):
+    import torchaudio.functional as AF
+
+    video = write_video(tmp_path / "a.mp4", n_frames=60, sample_rate=44100)
+    shapes = set()
+    real = AF.resample
+    monkeypatch.setattr(AF, "resample", lambda x, *a, **k: shapes.add(tuple(x.shape)) or real(x, *a, **k))
+    for start in np.linspace(0.3, 4.7, 23):
+        assert decode.read_audio(video, float(start), 1.0, SR).shape == (SR,)
+    assert len(shapes) == 1, shapes

@@ -14,6 +14,11 @@ inherit the environment). Workers are spawned, not forked: a process that has de
 decord can deadlock the children it forks. A file that fails to decode is flagged in shared
 memory, skipped for a deterministic replacement, and counted (:meth:`ClipDataset.failed_files`);
 training goes on.
+
+With ``cache_dir`` set, each video is decoded once, whole (every frame at ``frame_size`` and the
+mono track at ``sample_rate``, :mod:`multiview.data.cache`), and later epochs cut clips from the
+stored tensors; an entry whose source file changed (size or mtime) is decoded again. Meant for
+short clips reused for many epochs, when decoding is the bottleneck.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from multiview.data import decode
+from multiview.data import cache, decode
 from multiview.errors import UserError
 
 FAILED, SILENCED = 1, 2
@@ -48,7 +53,7 @@ class ClipDataset(Dataset):
     def __init__(self, records: list[dict], frames: int = 1, fps: float | None = None,
                  frame_size: int = 64, sample_rate: int = 16000, audio_seconds: float = 1.0,
                  clips_per_video: int = 1, positions: str = "random", no_audio: str = "skip",
-                 seed: int = 0, label_names: list[str] | None = None):
+                 seed: int = 0, label_names: list[str] | None = None, cache_dir: str | None = None):
         if frames < 1 or frame_size < 1 or sample_rate < 1 or clips_per_video < 1 or audio_seconds <= 0:
             raise UserError("frames, frame_size, sample_rate, clips_per_video and audio_seconds must be positive")
         if fps is not None and fps <= 0:
@@ -65,6 +70,8 @@ class ClipDataset(Dataset):
         self.label_ids = {name: k for k, name in enumerate(self.label_names)}
         # One byte per video, shared by every DataLoader worker: FAILED or SILENCED.
         self.flags = torch.zeros(max(1, len(self.records)), dtype=torch.uint8).share_memory_()
+        self.cache = None if cache_dir is None else {
+            kind: cache.DecodeCache(kind, root=os.path.join(cache_dir, kind)) for kind in ("frames", "audio")}
 
     def __len__(self) -> int:
         return len(self.records) * self.clips_per_video
@@ -99,13 +106,16 @@ class ClipDataset(Dataset):
         r = self.records[clip]
         idx, centre = self.frame_indices(i)
         times = (idx + 0.5) / float(r["fps"])  # the middle of each frame's display interval
-        frames = decode.read_frames(r["path"], times.tolist(), self.frame_size)
+        if self.cache is None:
+            frames = decode.read_frames(r["path"], times.tolist(), self.frame_size)
+        else:
+            frames = cache.resized_frames(r["path"], self.frame_size, self.cache["frames"])
+            frames = frames[torch.from_numpy(np.clip(idx, 0, len(frames) - 1))]
         frames = frames.permute(0, 3, 1, 2).float().div_(255.0)
         n = int(round(self.audio_seconds * self.sample_rate))
         if r.get("audio_ok"):
             try:
-                audio = decode.read_audio(r["path"], centre - self.audio_seconds / 2, self.audio_seconds,
-                                          self.sample_rate)
+                audio = self._audio(r["path"], centre - self.audio_seconds / 2, n)
             except decode.DecodeError:
                 if self.no_audio == "skip":
                     raise
@@ -121,6 +131,17 @@ class ClipDataset(Dataset):
         else:
             sample["frames"] = frames
         return sample
+
+    def _audio(self, path: str, start_s: float, n: int) -> torch.Tensor:
+        if self.cache is None:
+            return decode.read_audio(path, start_s, self.audio_seconds, self.sample_rate)
+        track = cache.audio_track(path, self.sample_rate, self.cache["audio"])
+        first = int(round(start_s * self.sample_rate))
+        out = torch.zeros(n)
+        s, e = max(0, first), min(first + n, len(track))
+        if e > s:
+            out[s - first : e - first] = track[s:e]
+        return out
 
     def __getitem__(self, i: int) -> dict:
         epoch, i = divmod(int(i), len(self))
@@ -199,18 +220,19 @@ class VideoFolderDataModule(L.LightningDataModule):
     ``audio_seconds`` of mono audio at ``sample_rate`` centred on them. Training clips sit at
     ``positions`` ("random" or "uniform"); validation clips are uniform. ``no_audio``: "skip"
     videos without usable sound, or give them "silence". ``val_fraction`` of the videos (chosen
-    by a hash of their path) are held out.
+    by a hash of their path) are held out. ``cache_dir``: a folder where whole videos are kept
+    decoded across epochs (see :class:`ClipDataset`); None decodes every clip afresh.
     """
 
     def __init__(self, index: str = "", frames: int = 1, fps: float | None = None, frame_size: int = 64,
                  sample_rate: int = 16000, audio_seconds: float = 1.0, clips_per_video: int = 4,
                  positions: str = "random", no_audio: str = "skip", val_fraction: float = 0.1,
-                 batch_size: int = 64, num_workers: int = 2, seed: int = 0):
+                 batch_size: int = 64, num_workers: int = 2, seed: int = 0, cache_dir: str | None = None):
         super().__init__()
         self.index, self.num_workers, self.seed, self.batch_size = index, num_workers, seed, batch_size
         self.val_fraction, self.clips_per_video, self.positions = val_fraction, clips_per_video, positions
         self.common = dict(frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
-                           audio_seconds=audio_seconds, no_audio=no_audio, seed=seed)
+                           audio_seconds=audio_seconds, no_audio=no_audio, seed=seed, cache_dir=cache_dir)
         _choice("data.positions", positions, POSITIONS)
         _choice("data.no_audio", no_audio, NO_AUDIO)
         self.train_set: ClipDataset | None = None

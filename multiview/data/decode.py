@@ -11,9 +11,16 @@ stream's time axis by their timestamps (sample ``i`` of the result is at ``start
 sample_rate``), so sound lines up with frames even where AAC priming or a late audio stream
 shifts the first sample; channels are averaged to mono and resampled with a windowed sinc.
 
-Readers are opened lazily in the process that uses them, kept in a small per-process cache
-keyed on (path, size, mtime), so a file rewritten in place is opened afresh. A process that
-finds readers made by its parent (a forked DataLoader worker) sets them aside untouched.
+Readers are opened lazily in the process that uses them, kept in a small per-process LRU cache
+keyed on (path, size, mtime), so a file rewritten in place is opened afresh. The cache holds at
+most ``CACHE_SIZE`` readers: an open 720p/1080p decoder holds tens of MB of reference frames, and
+shuffled clips rarely hit a reader again; an evicted reader is closed and freed memory is handed
+back to the system. A process that finds readers made by its parent (a forked DataLoader worker)
+sets them aside untouched.
+
+Resampling runs on inputs of a fixed length per (rate, window) (:func:`_resample`): oneDNN keeps
+one compiled convolution per input shape (up to 1,024 of them, about 0.4 MB each), so windows
+whose length varied by a few samples made memory grow for thousands of clips.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from multiview.data.readers import DecordVideo, PyAVVideo
 
 BACKENDS = {"pyav": PyAVVideo, "decord": DecordVideo}
 DEFAULT_BACKEND = "pyav"
-CACHE_SIZE = 8  # open video readers per process
+CACHE_SIZE = 1  # open video readers per process
 _backend = os.environ.get("MULTIVIEW_DECODER", DEFAULT_BACKEND)
 _readers: OrderedDict = OrderedDict()
 _readers_pid: int | None = None
@@ -221,10 +228,21 @@ def _decode_span(path: str, start_s: float, end_s: float) -> tuple[np.ndarray, i
     return out, rate, lo
 
 
-def read_audio(path: str | Path, start_s: float, duration_s: float, sample_rate: int) -> torch.Tensor:
-    """Mono audio from ``start_s`` for ``duration_s`` seconds at ``sample_rate``, zero-padded past either end."""
+def _resample(x: np.ndarray, rate: int, sample_rate: int, length: int) -> np.ndarray:
+    """``x`` resampled from ``rate`` to ``sample_rate``, computed on ``x`` zero-padded to ``length``
+    samples (one shape per call site, see the module docstring) and cut back to ``x``'s span."""
     import torchaudio.functional as AF
 
+    if rate == sample_rate or not len(x):
+        return x
+    n_out = -(-len(x) * sample_rate // rate)
+    padded = np.zeros(max(length, len(x)), np.float32)
+    padded[: len(x)] = x
+    return AF.resample(torch.from_numpy(padded), rate, sample_rate).numpy()[:n_out]
+
+
+def read_audio(path: str | Path, start_s: float, duration_s: float, sample_rate: int) -> torch.Tensor:
+    """Mono audio from ``start_s`` for ``duration_s`` seconds at ``sample_rate``, zero-padded past either end."""
     n = int(round(duration_s * sample_rate))
     first = int(round(start_s * sample_rate))  # on the output grid: sample m is at m / sample_rate
     margin = 0.05  # seconds decoded either side, so the resampling filter sees real neighbours
@@ -238,8 +256,8 @@ def read_audio(path: str | Path, start_s: float, duration_s: float, sample_rate:
         lo = block * -(-at // block)
     hi = int(np.ceil(((first + n) / sample_rate + margin) * rate))
     piece = native[max(0, lo - at) : max(0, hi - at)]
-    if rate != sample_rate and len(piece):
-        piece = AF.resample(torch.from_numpy(np.ascontiguousarray(piece)), rate, sample_rate).numpy()
+    longest = int(np.ceil((duration_s + 2 * margin) * rate)) + block + 2
+    piece = _resample(piece, rate, sample_rate, longest)
     start_out = lo // block * out_block  # output index of piece[0]
     out = np.zeros(n, np.float32)
     s, e = max(first, start_out), min(first + n, start_out + len(piece))
@@ -250,12 +268,9 @@ def read_audio(path: str | Path, start_s: float, duration_s: float, sample_rate:
 
 def audio_track(path: str | Path, sample_rate: int) -> np.ndarray:
     """The whole audio track from the video's start, mono, resampled, as float32 ``[n]``."""
-    import torchaudio.functional as AF
-
     native, rate, at = _decode_span(str(path), 0.0, float("inf"))
     x = np.concatenate([np.zeros(at, np.float32), native]) if at > 0 else native
-    if rate != sample_rate and len(x):
-        x = AF.resample(torch.from_numpy(np.ascontiguousarray(x)), rate, sample_rate).numpy()
+    x = _resample(x, rate, sample_rate, -(-len(x) // rate) * rate)  # whole seconds: few shapes
     return x.astype(np.float32, copy=False)
 
 
