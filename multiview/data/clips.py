@@ -136,12 +136,7 @@ class ClipDataset(Dataset):
         if self.cache is None:
             return decode.read_audio(path, start_s, self.audio_seconds, self.sample_rate)
         track = cache.audio_track(path, self.sample_rate, self.cache["audio"])
-        first = int(round(start_s * self.sample_rate))
-        out = torch.zeros(n)
-        s, e = max(0, first), min(first + n, len(track))
-        if e > s:
-            out[s - first : e - first] = track[s:e]
-        return out
+        return decode.window(track, 0, int(round(start_s * self.sample_rate)), n)
 
     def __getitem__(self, i: int) -> dict:
         epoch, i = divmod(int(i), len(self))

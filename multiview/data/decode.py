@@ -241,6 +241,16 @@ def _resample(x: np.ndarray, rate: int, sample_rate: int, length: int) -> np.nda
     return AF.resample(torch.from_numpy(padded), rate, sample_rate).numpy()[:n_out]
 
 
+def window(signal, signal_start: int, first: int, n: int) -> torch.Tensor:
+    """Samples ``first .. first + n`` of a timeline on which ``signal[0]`` is sample
+    ``signal_start``, as float32 ``[n]``, zeros where the signal does not reach."""
+    out = torch.zeros(n)
+    s, e = max(first, signal_start), min(first + n, signal_start + len(signal))
+    if e > s:
+        out[s - first : e - first] = torch.as_tensor(signal[s - signal_start : e - signal_start])
+    return out
+
+
 def read_audio(path: str | Path, start_s: float, duration_s: float, sample_rate: int) -> torch.Tensor:
     """Mono audio from ``start_s`` for ``duration_s`` seconds at ``sample_rate``, zero-padded past either end."""
     n = int(round(duration_s * sample_rate))
@@ -258,12 +268,7 @@ def read_audio(path: str | Path, start_s: float, duration_s: float, sample_rate:
     piece = native[max(0, lo - at) : max(0, hi - at)]
     longest = int(np.ceil((duration_s + 2 * margin) * rate)) + block + 2
     piece = _resample(piece, rate, sample_rate, longest)
-    start_out = lo // block * out_block  # output index of piece[0]
-    out = np.zeros(n, np.float32)
-    s, e = max(first, start_out), min(first + n, start_out + len(piece))
-    if e > s:
-        out[s - first : e - first] = piece[s - start_out : e - start_out]
-    return torch.from_numpy(out)
+    return window(piece, lo // block * out_block, first, n)
 
 
 def audio_track(path: str | Path, sample_rate: int) -> np.ndarray:

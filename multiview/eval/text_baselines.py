@@ -114,17 +114,25 @@ def hand_designed_text(encoder: nn.Module, checkpoint: str, corpus: str = "") ->
     """Bags of words and of character trigrams; PPMI-SVD vectors (of ``encoder``'s width) when the
     corpus is known: ``corpus``, else the one of the word2vec run behind ``checkpoint``."""
     from multiview.encoders.text import TextEncoder
-    from multiview.eval.checkpoint import corpus_of
 
     tokenizer = getattr(encoder, "tokenizer", "simple")
     reps: dict[str, nn.Module] = {"bag_of_words": HashedBag("word", tokenizer=tokenizer),
                                   "char_trigrams": HashedBag("char3", tokenizer=tokenizer)}
-    source = corpus_of(checkpoint) or {"tokenizer": "simple", "min_count": 5}
-    if corpus:
-        source["corpus"] = corpus
-    if "corpus" in source:
-        path = ppmi_svd_file(source["corpus"], source["tokenizer"], source["min_count"], dim=encoder.out_dim)
+    path = ppmi_svd_of(checkpoint, corpus, encoder.out_dim)
+    if path is not None:
         reps["ppmi_svd"] = TextEncoder(vectors=str(path), tokenizer=tokenizer).eval()
     else:
         print("  no corpus known for the PPMI-SVD baseline (pass --corpus)", flush=True)
     return reps
+
+
+def ppmi_svd_of(checkpoint: str | Path, corpus: str, dim: int) -> Path | None:
+    """:func:`ppmi_svd_file` of ``corpus``, else of the corpus of the word2vec run behind
+    ``checkpoint`` (with its tokenizer and ``min_count``); None when neither is known."""
+    from multiview.eval.checkpoint import corpus_of
+
+    source = corpus_of(checkpoint) or {"tokenizer": "simple", "min_count": 5}
+    source["corpus"] = corpus or source.get("corpus", "")
+    if not source["corpus"]:
+        return None
+    return ppmi_svd_file(source["corpus"], source["tokenizer"], source["min_count"], dim=dim)

@@ -126,24 +126,21 @@ def evaluate_vectors(
 
 
 def baselines(args, words: list[str], vectors: torch.Tensor) -> dict[str, tuple[list[str], torch.Tensor]]:
-    from multiview.eval.checkpoint import corpus_of
-
     wanted = [b for b in args.baselines.split(",") if b]
     if set(wanted) - {"random_init", "ppmi_svd"}:
         raise UserError(f"--baselines {args.baselines!r}: expected a comma-separated subset of random_init,ppmi_svd")
     out = {}
     if "random_init" in wanted:
-        g = torch.Generator().manual_seed(12345)
-        out["random_init"] = (words, (torch.rand(vectors.shape, generator=g) - 0.5) / vectors.shape[1])
-    if "ppmi_svd" in wanted:
-        from multiview.eval.text_baselines import ppmi_svd_file
+        from multiview.objectives.skipgram import initial_vectors
 
-        source = corpus_of(args.vectors) or {"tokenizer": "simple", "min_count": 5}
-        source["corpus"] = args.corpus or source.get("corpus", "")
-        if not source["corpus"]:
+        out["random_init"] = (words, initial_vectors(*vectors.shape, torch.Generator().manual_seed(12345)))
+    if "ppmi_svd" in wanted:
+        from multiview.eval.text_baselines import ppmi_svd_of
+
+        path = ppmi_svd_of(args.vectors, args.corpus, vectors.shape[1])
+        if path is None:
             raise UserError("--baselines ppmi_svd: the vectors are not in a word2vec run folder; pass --corpus")
-        out["ppmi_svd"] = load_word2vec(ppmi_svd_file(source["corpus"], source["tokenizer"], source["min_count"],
-                                                      dim=vectors.shape[1]))
+        out["ppmi_svd"] = load_word2vec(path)
     return out
 
 

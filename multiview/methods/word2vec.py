@@ -33,6 +33,7 @@ from multiview.data.word_vectors import save_word2vec, to_keyed_vectors
 from multiview.methods.base import Method
 from multiview.objectives.skipgram import (
     AliasSampler,
+    initial_vectors,
     pair_weights,
     sgns_loss,
     sgns_update,
@@ -94,7 +95,7 @@ class Word2Vec(Method):
         """Allocate vectors for a vocabulary (sorted by count) and the sampling tables."""
         generator = torch.Generator().manual_seed(self.seed)
         self.words = list(words)
-        syn0 = (torch.rand(len(words), self.dim, generator=generator) - 0.5) / self.dim
+        syn0 = initial_vectors(len(words), self.dim, generator)
         self.register_buffer("syn0", syn0.to(self.device))
         self.register_buffer("syn1", torch.zeros(len(words), self.dim, device=self.device))
         keep = torch.as_tensor(keep_probabilities(counts, self.sample))

@@ -51,6 +51,11 @@ class AliasSampler:
         return torch.where(u < self.accept[column], column, self.alias[column])
 
 
+def initial_vectors(n: int, dim: int, generator=None) -> torch.Tensor:
+    """Input vectors before training: uniform in [-0.5/D, 0.5/D) (word2vec.c's initialisation)."""
+    return (torch.rand(n, dim, generator=generator) - 0.5) / dim
+
+
 def subsample(ids: torch.Tensor, keep_prob: torch.Tensor, generator=None) -> torch.Tensor:
     """Boolean mask: keep each token with its word's probability (word2vec.c subsampling)."""
     u = torch.rand(ids.shape, generator=generator, device=ids.device, dtype=keep_prob.dtype)
