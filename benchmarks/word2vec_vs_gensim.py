@@ -24,7 +24,7 @@ import lightning as L
 import torch
 
 from multiview.data.text import TextCorpusDataModule, encode_corpus, iter_sentences, resolve_corpus
-from multiview.eval.words import evaluate_vectors
+from multiview.eval.metrics.words import evaluate_vectors
 from multiview.methods.word2vec import Word2Vec
 
 KEYS = {"ws353": "sim/ws353/spearman", "simlex999": "sim/simlex999/spearman", "analogy": "analogy/accuracy"}
@@ -61,7 +61,7 @@ def run_ours(words: int, args, seed: int, tokenizer: str) -> dict:
     data.setup()
     vocab_s = time.perf_counter() - t
     model = Word2Vec(dim=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-                     workers=args.workers, seed=seed, batch_pairs=args.batch_pairs, evaluate=False)
+                     workers=args.workers, seed=seed, batch_pairs=args.batch_pairs)
     clock = TrainClock()
     trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

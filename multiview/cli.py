@@ -3,8 +3,10 @@
 ``multiview fit|validate|test --config recipes/NAME.yaml [--section.key value ...]`` runs a
 recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). After ``fit`` the
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
-``multiview data NAME ...`` and ``multiview eval NAME ...`` run ``multiview.data.NAME.main`` and
-``multiview.eval.NAME.main``. Bad input ends with one line, ``multiview: error: ...``, exit 2.
+``multiview data`` and ``multiview eval`` list their commands (:mod:`multiview.commands`);
+``multiview data NAME ...`` and ``multiview eval NAME ...`` run one. ``multiview fit --config R
+--help`` explains every knob of the recipe's method and data. Bad input ends with one line,
+``multiview: error: ...``, exit 2.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import importlib
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
+from multiview.commands import GROUPS, listing
 from multiview.errors import UserError
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
-TOOL_GROUPS = ("data", "eval")
 
 
 def _fail(message: str) -> int:
@@ -28,21 +29,51 @@ def _fail(message: str) -> int:
     return 2
 
 
+USAGE = """usage: multiview COMMAND ...
+
+commands:
+  fit        train a recipe: multiview fit --config recipes/NAME.yaml [--model.KEY VALUE ...]
+  validate   run a recipe's validation loop on a checkpoint (--ckpt_path)
+  test       run a recipe's test loop on a checkpoint (--ckpt_path)
+  data       prepare data: index a video folder, vocabularies, targets (multiview data lists them)
+  eval       evaluate a trained run: probe, knn, finetune, retrieval, ... (multiview eval lists them)
+
+multiview fit --config RECIPE --help explains every knob of the recipe's method and data."""
+
+
 def _run_tool(group: str, argv: list[str]) -> int:
-    if not argv or argv[0].startswith("-"):
-        raise UserError(f"usage: multiview {group} NAME [ARGS...]")
+    table = GROUPS[group]
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(listing(group))
+        return 0
     name = argv[0]
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise UserError(f"{group} command {name!r}: expected a name such as 'index' or 'probe'")
-    try:
-        module = importlib.import_module(f"multiview.{group}.{name}")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith(f"multiview.{group}.{name}"):
-            raise UserError(f"unknown {group} command {name!r}") from None
-        raise
-    if not hasattr(module, "main"):
-        raise UserError(f"unknown {group} command {name!r}")
+    if name not in table:
+        raise UserError(f"unknown {group} command {name!r}; expected one of {', '.join(table)}")
+    module = importlib.import_module(table[name].module)
     return int(module.main(argv[1:]) or 0)
+
+
+def _recipe_help(argv: list[str]) -> None:
+    """Beside Lightning's help, the help of the recipe's method and data classes (every knob)."""
+    import yaml
+
+    from multiview.trainer_cli import run_lightning_cli
+
+    path = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    try:
+        recipe = yaml.safe_load(Path(path).read_text()) if path else None
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"--config {path}: cannot read ({e})") from None
+    shown = False
+    for section in ("model", "data"):
+        spec = recipe.get(section) if isinstance(recipe, dict) else None
+        if isinstance(spec, dict) and isinstance(spec.get("class_path"), str):
+            try:
+                run_lightning_cli([argv[0], "--config", path, f"--{section}.help", spec["class_path"]])
+            except SystemExit:
+                shown = True
+    if not shown:
+        run_lightning_cli(argv)
 
 
 def _short_parser_error(text: str) -> str:
@@ -84,13 +115,19 @@ def _accepted_args(class_path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in TOOL_GROUPS:
+        if argv and argv[0] in GROUPS:
             return _run_tool(argv[0], argv[1:])
-        if not argv or argv[0] not in TRAINER_COMMANDS + ("-h", "--help"):
-            raise UserError("usage: multiview {fit,validate,test} --config RECIPE.yaml | "
-                            "multiview data NAME ... | multiview eval NAME ...")
+        if not argv or argv[0] in ("-h", "--help", "help"):
+            print(USAGE)
+            return 0
+        if argv[0] not in TRAINER_COMMANDS:
+            raise UserError(f"unknown command {argv[0]!r}; expected fit, validate, test, data or eval "
+                            "(multiview --help)")
         from multiview.trainer_cli import run_lightning_cli
 
+        if ("-h" in argv or "--help" in argv) and "--config" in argv:
+            _recipe_help(argv)
+            return 0
         run_lightning_cli(argv)
         return 0
     except UserError as e:

@@ -21,3 +21,9 @@ def runs_dir() -> Path:
     path = home() / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shared_data() -> Path:
+    """``$MULTIVIEW_DATA``, else the ``shared/data`` folder beside the source checkout."""
+    env = os.environ.get("MULTIVIEW_DATA")
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -2,7 +2,8 @@
 
 Every run gets one folder (``trainer.default_root_dir``; by default
 ``$MULTIVIEW_HOME/runs/<recipe>/<timestamp>``) holding the resolved ``config.yaml``, CSV logs,
-``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs. A run stopped by Ctrl-C or SIGTERM
+``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs, written by the report callbacks the
+recipe names (:mod:`multiview.eval.reports`). A run stopped by Ctrl-C or SIGTERM
 saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it.
 """
 
@@ -21,7 +22,6 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from multiview import paths
-from multiview.io import write_json
 from multiview.methods.base import Method
 
 
@@ -53,17 +53,13 @@ class MultiviewCLI(LightningCLI):
         if trainer.precision is None and torch.cuda.is_available():
             trainer.precision = "bf16-mixed"
 
+    def add_arguments_to_parser(self, parser) -> None:
+        # Sections that must agree: the audio's sample rate, where both the data and the method take one.
+        parser.link_arguments("data.init_args.sample_rate", "model.init_args.sample_rate", apply_on="parse")
+
     def after_fit(self) -> None:
-        trainer, model = self.trainer, self.model
-        if trainer.interrupted or not trainer.is_global_zero:
-            return
-        run_dir = Path(trainer.default_root_dir)
-        metrics = model.final_report(trainer, self.datamodule, run_dir) if hasattr(model, "final_report") else {}
-        if metrics:
-            write_json(run_dir / "metrics.json", metrics)
-            table = model.report_table(metrics) if hasattr(model, "report_table") else str(metrics)
-            print("\nend-of-fit report:\n" + table)
-        print(f"\nrun folder: {run_dir}")
+        if self.trainer.is_global_zero and not self.trainer.interrupted:
+            print(f"\nrun folder: {self.trainer.default_root_dir}")
 
 
 def run_lightning_cli(argv: list[str]) -> None:

@@ -1,5 +1,7 @@
 """The ambient-sound method: targets in checkpoints, both target kinds, and learning on real clips."""
 
+import json
+
 import lightning as L
 import pytest
 import torch
@@ -10,7 +12,11 @@ from multiview.errors import UserError
 from multiview.methods.ambient_sound import AmbientSound
 from multiview.objectives.ambient_targets import AmbientTargets
 
+from multiview.eval.reports import ClusterReport, ProbeReport
+
 SR = 16000
+
+W8 = {"width": 8}
 
 
 def _batch(n: int = 12, seed: int = 0) -> dict:
@@ -21,9 +27,9 @@ def _batch(n: int = 12, seed: int = 0) -> dict:
     return {"frame": torch.rand(n, 3, 32, 32, generator=g), "audio": audio, "label": torch.zeros(n, dtype=torch.long)}
 
 
-@pytest.mark.parametrize("arch", ["small", "alexnet"])
+@pytest.mark.parametrize("arch", ["small_resnet", "alexnet"])
 def test_cluster_loss_is_cross_entropy_on_the_sound_clusters(arch, tmp_path):
-    model = AmbientSound(frame_arch=arch, frame_width=8, n_clusters=4, n_components=4)
+    model = AmbientSound(encoder={"name": arch, "width": 8}, n_clusters=4, n_components=4)
     batch = _batch()
     model.targets = model.fit_targets(model.texture(batch["audio"]))
     loss, acc = model.loss_and_accuracy(batch)
@@ -36,13 +42,13 @@ def test_cluster_loss_is_cross_entropy_on_the_sound_clusters(arch, tmp_path):
     # the fitted targets travel in the checkpoint
     ckpt = {}
     model.on_save_checkpoint(ckpt)
-    other = AmbientSound(frame_arch=arch, frame_width=8, n_clusters=4, n_components=4)
+    other = AmbientSound(encoder={"name": arch, "width": 8}, n_clusters=4, n_components=4)
     other.on_load_checkpoint(ckpt)
     assert torch.equal(other.sound_targets(batch["audio"]), y)
 
 
 def test_binary_targets_use_one_logistic_loss_per_bit():
-    model = AmbientSound(frame_width=8, targets="binary", n_bits=3)
+    model = AmbientSound(encoder=W8, targets="binary", n_bits=3)
     batch = _batch(16, seed=1)
     model.targets = model.fit_targets(model.texture(batch["audio"]))
     loss, _ = model.loss_and_accuracy(batch)
@@ -53,15 +59,15 @@ def test_binary_targets_use_one_logistic_loss_per_bit():
 
 
 def test_targets_file_must_match_the_model(tmp_path):
-    stats = AmbientSound(frame_width=8).texture(_batch(12)["audio"])
+    stats = AmbientSound(encoder=W8).texture(_batch(12)["audio"])
     AmbientTargets.fit(stats, k=5, n_components=4).save(tmp_path / "t.pt")
-    model = AmbientSound(frame_width=8, n_clusters=4, targets_path=str(tmp_path / "t.pt"))
+    model = AmbientSound(encoder=W8, n_clusters=4, targets_path=str(tmp_path / "t.pt"))
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     model.trainer = trainer
     with pytest.raises(UserError, match="expected clusters with 4 classes"):
         model.on_fit_start()
-    with pytest.raises(UserError, match="frame_arch"):
-        AmbientSound(frame_arch="vgg")
+    with pytest.raises(UserError, match="model.encoder: encoder 'vgg': expected one of"):
+        AmbientSound(encoder={"name": "vgg"})
 
 
 class InMemory(L.LightningDataModule):
@@ -87,14 +93,14 @@ def test_frames_learn_to_predict_their_sound_cluster_on_the_synthetic_world(tmp_
     torch.manual_seed(0)
     dm = InMemory(SyntheticAV(n_clips=240, duration=2.0, val_clips=60, frame_size=64, audio_seconds=1.5,
                               samples_per_clip=2, batch_size=48, num_workers=0))
-    model = AmbientSound(frame_width=8, n_clusters=8, n_components=8, lr=5e-3)
+    model = AmbientSound(encoder=W8, n_clusters=8, n_components=8, lr=5e-3)
     trainer = L.Trainer(max_epochs=10, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        default_root_dir=tmp_path)
+                        default_root_dir=tmp_path, callbacks=[ClusterReport(), ProbeReport()])
     trainer.fit(model, datamodule=dm)
-    metrics = model.final_report(trainer, dm, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
     chance = max(metrics["ambient/chance_majority"], metrics["ambient/chance_uniform"])
     assert metrics["ambient/val_acc"] > chance + 0.1, metrics
-    assert {"probe/top1", "probe/random_init/top1", "probe/chance_majority"} <= set(metrics)
+    assert {"probe/top1", "probe/random_init/top1", "probe/majority/top1"} <= set(metrics)
     assert (tmp_path / "clusters.png").stat().st_size > 10_000
     assert AmbientTargets.load(tmp_path / "ambient_targets.pt").n_classes == 8

@@ -2,6 +2,10 @@ import pytest
 import torch
 
 from multiview.methods.cmc import CMC
+from multiview.eval.core.embed import random_like
+
+LAB4 = {"L": {"width": 4}, "ab": {"width": 4}}
+AV8 = {"frame": {"width": 8}, "audio": {"width": 8}}
 
 
 def video_batch(n=6):
@@ -15,19 +19,19 @@ def video_batch(n=6):
 @pytest.mark.parametrize("graph", ["full", "core"])
 def test_three_views_train_step(estimator, graph):
     model = CMC(views=["frame", "audio", "caption"], graph=graph, estimator=estimator, n_data=10,
-                nce_k=8, frame_width=8, audio_width=8, text_dim=16, proj_dim=16)
+                nce_k=8, encoders={"frame": {"width": 8}, "audio": {"width": 8}, "caption": {"dim": 16}}, proj_dim=16)
     loss, per_pair = model.loss(video_batch())
     assert torch.isfinite(loss) and len(per_pair) == (3 if graph == "full" else 2)
     loss.backward()
     for v in ("frame", "audio", "caption"):
-        grads = [p.grad for p in model.encoders[v].parameters() if p.requires_grad]
+        grads = [p.grad for p in model.encoders()[v].parameters() if p.requires_grad]
         assert grads and all(g is not None for g in grads), v
 
 
 def test_pair_weights_scale_the_loss():
     torch.manual_seed(0)
-    a = CMC(views=["L", "ab"], frame_width=8, proj_dim=8)
-    b = CMC(views=["L", "ab"], frame_width=8, proj_dim=8, pair_weights={"L-ab": 2.0})
+    a = CMC(views=["L", "ab"], encoders=LAB4, proj_dim=8)
+    b = CMC(views=["L", "ab"], encoders=LAB4, proj_dim=8, pair_weights={"L-ab": 2.0})
     b.load_state_dict(a.state_dict())
     batch = {"image": torch.rand(4, 3, 16, 16), "label": torch.zeros(4, dtype=torch.long), "index": torch.arange(4)}
     a.eval(), b.eval()
@@ -35,9 +39,9 @@ def test_pair_weights_scale_the_loss():
 
 
 def test_split_encoders_are_half_width():
-    model = CMC(views=["L", "ab"], frame_width=32)
-    assert model.encoders["L"].out_dim == model.encoders["ab"].out_dim == 8 * 16
-    assert model.encoders["L"].net.stem[0].in_channels == 1 and model.encoders["ab"].net.stem[0].in_channels == 2
+    model = CMC(views=["L", "ab"])
+    assert model.encoders()["L"].out_dim == model.encoders()["ab"].out_dim == 8 * 16
+    assert model.encoders()["L"].net.stem[0].in_channels == 1 and model.encoders()["ab"].net.stem[0].in_channels == 2
 
 
 def test_bad_settings_name_the_key():
@@ -49,9 +53,9 @@ def test_bad_settings_name_the_key():
         CMC(estimator="ranking")
 
 
-def test_random_init_copy_differs_but_has_same_shape():
-    model = CMC(views=["frame", "audio"], frame_width=8, audio_width=8)
-    copy = model.random_init_copy()
+def test_random_like_differs_but_has_same_shape():
+    model = CMC(views=["frame", "audio"], encoders=AV8)
+    copy = random_like(model)
     assert copy.state_dict().keys() == model.state_dict().keys()
-    w1, w2 = model.encoders["frame"].net.stem[0].weight, copy.encoders["frame"].net.stem[0].weight
+    w1, w2 = model.encoders()["frame"].net.stem[0].weight, copy.encoders()["frame"].net.stem[0].weight
     assert w1.shape == w2.shape and not torch.equal(w1, w2)

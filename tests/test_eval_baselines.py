@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from multiview.data.audio_folder import AudioFolderDataset, fix_length, read_wav
-from multiview.eval.baselines import GaborBank, MFCCFeatures, RawPixels, gabor_kernels
-from multiview.eval.features import extract
-from multiview.eval.probe import linear_probe
+from multiview.eval.core.baselines import GaborBank, MFCCFeatures, RawPixels, gabor_kernels
+from multiview.eval.core.features import extract
+from multiview.eval.metrics.linear import linear_probe
 
 
 def grating(theta: float, period: float = 6.0, size: int = 32, phase: float = 0.0) -> torch.Tensor:

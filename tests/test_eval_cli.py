@@ -10,12 +10,14 @@ from PIL import Image
 
 from multiview.cli import main as cli_main
 from multiview.errors import UserError
-from multiview.eval.checkpoint import eval_dir, load_encoder, random_like
-from multiview.eval.finetune import freeze_early, replace_first_conv, train_classifier
+from multiview.eval.core.checkpoint import eval_dir, load_encoder
+from multiview.eval.core.embed import random_like
+from multiview.eval.commands.finetune import freeze_early, replace_first_conv
+from multiview.eval.core.training import train_classifier
 from multiview.io import read_json, save_tensors
 from multiview.methods.cmc import CMC
 
-INIT = {"views": ["frame", "audio"], "frame_width": 4, "audio_width": 4, "proj_dim": 8}
+INIT = {"views": ["frame", "audio"], "encoders": {"frame": {"width": 4}, "audio": {"width": 4}}, "proj_dim": 8}
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +52,16 @@ def test_load_encoder_from_run_and_from_state_dict(run_dir, tmp_path):
     enc, modality = load_encoder(run, "frame")
     assert modality == "frame"
     x = torch.rand(2, 3, 32, 32)
-    assert torch.allclose(enc(x), model.encoders["frame"].eval()(x))
+    assert torch.allclose(enc(x), model.encoders()["frame"].eval()(x))
     with pytest.raises(UserError, match="choose one with --encoder"):
         load_encoder(run)
     with pytest.raises(UserError, match="expected one of"):
         load_encoder(run, "caption")
     for view, inp in (("frame", x), ("audio", torch.randn(2, 16000))):
         path = tmp_path / f"{view}.pt"
-        save_tensors(path, model.encoders[view].state_dict())
+        save_tensors(path, model.encoders()[view].state_dict())
         rebuilt, m = load_encoder(path)
-        assert m == view and torch.allclose(rebuilt(inp), model.encoders[view].eval()(inp), atol=1e-6)
+        assert m == view and torch.allclose(rebuilt(inp), model.encoders()[view].eval()(inp), atol=1e-6)
     fresh = random_like(enc)
     assert not torch.allclose(fresh(x), enc(x))
     assert eval_dir(run, "probe", "frame-cifar10") == run / "eval" / "probe" / "frame-cifar10"
@@ -97,7 +99,7 @@ def test_probe_knn_tsne_rsa_dissect_commands(run_dir, gratings, tmp_path):
 
 def test_finetune_new_first_layer_partial_freeze_and_training(run_dir, gratings):
     _, model = run_dir
-    enc = random_like(model.encoders["frame"])
+    enc = random_like(model.encoders()["frame"])
     replace_first_conv(enc, 1)
     assert enc(torch.rand(2, 1, 32, 32)).shape == (2, enc.out_dim)
     frozen = freeze_early(enc, 0.5)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from multiview.eval.knn import knn_eval, knn_scores, knn_top1
-from multiview.eval.probe import linear_probe
+from multiview.eval.metrics.knn import knn_eval, knn_scores, knn_top1
+from multiview.eval.metrics.linear import linear_probe
 
 
 def blobs(n_per_class: int, n_classes: int = 5, dim: int = 16, spread: float = 0.3, seed: int = 0):

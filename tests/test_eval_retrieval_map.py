@@ -4,7 +4,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from multiview.eval.retrieval import (average_precision, chance_map, class_map, precision_at_k,
+from multiview.eval.metrics.retrieval import (average_precision, chance_map, class_map, precision_at_k,
                                       within_modal_metrics)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from multiview.eval.rsa import cka_matrix, linear_cka, rdm, rdm_similarity, upper
+from multiview.eval.metrics.rsa import cka_matrix, linear_cka, rdm, rdm_similarity, upper
 
 
 def test_rdm_matches_direct_formula():

@@ -13,10 +13,10 @@ from multiview.data.text import TextCorpusDataModule
 from multiview.data.text_labels import labelled_lines, word_kinds
 from multiview.encoders.text import TextEncoder
 from multiview.errors import UserError
-from multiview.eval.baselines import supervised
-from multiview.eval.features import extract
-from multiview.eval.probe import linear_probe
-from multiview.eval.text_baselines import HashedBag, cooccurrence, ppmi, ppmi_svd
+from multiview.eval.core.baselines import supervised
+from multiview.eval.core.features import extract
+from multiview.eval.metrics.linear import linear_probe
+from multiview.eval.core.text_baselines import HashedBag, cooccurrence, ppmi, ppmi_svd
 from multiview.io import read_json
 from multiview.methods.word2vec import Word2Vec
 
@@ -100,7 +100,7 @@ def test_supervised_text_baseline_learns_a_keyword():
 def enwiki_run(tmp_path_factory):
     """A word2vec run folder: 2 epochs on gensim's Wikipedia extract, vectors exported."""
     run = tmp_path_factory.mktemp("w2v_run")
-    init = {"dim": 50, "workers": 1, "evaluate": False, "seed": 0}
+    init = {"dim": 50, "workers": 1, "seed": 0}
     data_args = {"corpus": "enwiki", "tokenizer": "whitespace", "min_count": 5, "batch_words": 32768}
     data = TextCorpusDataModule(**data_args)
     model = Word2Vec(**init)
@@ -143,7 +143,7 @@ def test_words_eval_with_baselines(enwiki_run, tmp_path, capsys):
 
 
 def test_text_encoder_loads_from_a_vectors_file(enwiki_run):
-    from multiview.eval.checkpoint import load_encoder
+    from multiview.eval.core.checkpoint import load_encoder
 
     encoder, modality = load_encoder(enwiki_run / "vectors.bin")
     assert modality == "text" and encoder.out_dim == 50

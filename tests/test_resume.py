@@ -24,7 +24,7 @@ class InterruptAt(Callback):
 
 def fit(root, ckpt_path=None, interrupt_at=None):
     L.seed_everything(0)
-    model = CMC(views=["frame", "audio"], frame_width=8, audio_width=8, proj_dim=16, lr=1e-3)
+    model = CMC(views=["frame", "audio"], encoders={"frame": {"width": 8}, "audio": {"width": 8}}, proj_dim=16, lr=1e-3)
     data = SyntheticAV(n_clips=20, val_clips=4, duration=2.0, samples_per_clip=2, batch_size=8, num_workers=0)
     callbacks = [ModelCheckpoint(dirpath=root / "checkpoints", save_last=True), SaveOnInterrupt()]
     if interrupt_at is not None:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from multiview.eval.retrieval import chance_metrics, retrieval_metrics, true_match_ranks
+from multiview.eval.metrics.retrieval import chance_metrics, retrieval_metrics, true_match_ranks
 
 
 def test_ranks_hand_computed():

@@ -139,7 +139,7 @@ def test_split_sentences_keeps_whole_sentences():
 
 def _fit(seed: int, epochs: int = 2, workers: int = 1, **kw) -> Word2Vec:
     data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5, batch_words=8192)
-    model = Word2Vec(dim=50, seed=seed, workers=workers, evaluate=False, **kw)
+    model = Word2Vec(dim=50, seed=seed, workers=workers, **kw)
     trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     trainer.fit(model, datamodule=data)
@@ -159,7 +159,7 @@ def test_threaded_chunks_finish_before_checkpoint_and_export(lee, tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5, batch_words=4096)
-    model = Word2Vec(dim=32, seed=0, workers=2, evaluate=False)
+    model = Word2Vec(dim=32, seed=0, workers=2)
     trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
                         accelerator="cpu", callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
     trainer.fit(model, datamodule=data)

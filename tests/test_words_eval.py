@@ -13,7 +13,8 @@ from multiview.data.text import gensim_datapath
 from multiview.data.word_vectors import load_word2vec, save_word2vec, to_keyed_vectors
 from multiview.encoders.text import TextEncoder
 from multiview.errors import UserError
-from multiview.eval import words as word_eval
+from multiview.eval.commands import words as words_command
+from multiview.eval.metrics import words as word_eval
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +60,17 @@ def test_benchmarks_match_gensim_evaluators(gensim_lee_vectors):
 def test_eval_words_cli(tmp_path, gensim_lee_vectors, shared_data, capsys):
     words, vectors = gensim_lee_vectors
     path = save_word2vec(tmp_path / "v.bin", words, vectors)
-    assert word_eval.main(["--vectors", str(path), "--out", str(tmp_path / "m.json")]) == 0
+    assert words_command.main(["--vectors", str(path), "--out", str(tmp_path / "m.json")]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics == json.loads((tmp_path / "m.json").read_text())
     sets = {p.stem.lower() for p in (shared_data / "text" / "word-sim").glob("*.txt")}
     assert {f"sim/{s}/oov" for s in sets} <= set(metrics)
     assert metrics["sim/en-ws-353-all/spearman"] == pytest.approx(metrics["sim/ws353/spearman"])
     with pytest.raises(UserError, match="no such file"):
-        word_eval.main(["--vectors", str(tmp_path / "none.bin")])
+        words_command.main(["--vectors", str(tmp_path / "none.bin")])
     (tmp_path / "bad.txt").write_text("not a header\nx 1 2\n")
     with pytest.raises(UserError, match="bad.txt"):
-        word_eval.main(["--vectors", str(tmp_path / "bad.txt")])
+        words_command.main(["--vectors", str(tmp_path / "bad.txt")])
 
 
 def test_caption_encoder_is_mean_of_word_vectors(tmp_path, gensim_lee_vectors):

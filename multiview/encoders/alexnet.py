@@ -22,7 +22,15 @@ def _conv(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
 
 
 class AlexNetEncoder(nn.Module):
-    """conv1 (5x5/2) pool, conv2 (5x5) pool, conv3-5 (3x3) pool, global average pool."""
+    """conv1 (5x5/2) pool, conv2 (5x5) pool, conv3-5 (3x3) pool, global average pool.
+
+    Args:
+        width: channels of conv1 (the others are multiples of it).
+        in_channels: input channels.
+        normalize: ImageNet mean/std normalisation (RGB input only).
+    """
+
+    modality = "frame"
 
     def __init__(self, width: int = 32, in_channels: int = 3, normalize: bool = True):
         super().__init__()

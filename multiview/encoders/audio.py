@@ -29,7 +29,15 @@ class LogMel(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """Log-mel front end, input batch norm, then :class:`SmallResNet` over (mel, time)."""
+    """Log-mel front end, input batch norm, then :class:`SmallResNet` over (mel, time).
+
+    Args:
+        sample_rate: rate of the input waveforms, Hz.
+        n_mels: mel bands of the spectrogram.
+        width: channels of the ResNet's first stage.
+    """
+
+    modality = "audio"
 
     def __init__(self, sample_rate: int = 16000, n_mels: int = 64, width: int = 32):
         super().__init__()

@@ -18,7 +18,17 @@ from multiview.data.text import tokenize
 
 
 class TextEncoder(nn.Module):
-    """Mean of word vectors. ``vectors``: a word2vec .txt/.bin file (ours or gensim's)."""
+    """Mean of word vectors.
+
+    Args:
+        vectors: a word2vec .txt/.bin file (ours or gensim's); None for a learned hashed table.
+        dim: width of the learned table (without ``vectors``).
+        buckets: rows of the learned hashed table.
+        trainable: train the table (default: frozen for ``vectors``, trained otherwise).
+        tokenizer: how captions are split into words ("simple" or "whitespace").
+    """
+
+    modality = "text"
 
     def __init__(
         self,
@@ -47,6 +57,16 @@ class TextEncoder(nn.Module):
             nn.init.normal_(self.bag.weight, std=dim**-0.5)
             self.bag.weight.requires_grad_(trainable is not False)
         self.out_dim = self.bag.embedding_dim
+
+    @classmethod
+    def from_table(cls, words: list[str], table: torch.Tensor, tokenizer: str = "simple") -> "TextEncoder":
+        """A frozen encoder over an in-memory vocabulary and its vectors (``[len(words), D]``)."""
+        encoder = cls(dim=table.shape[1], buckets=1, trainable=False, tokenizer=tokenizer)
+        encoder.vocab = {}
+        for i, w in enumerate(words):
+            encoder.vocab.setdefault(w.lower(), i)
+        encoder.bag = nn.EmbeddingBag.from_pretrained(table.float(), freeze=True, mode="mean")
+        return encoder
 
     def token_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat word rows and per-caption offsets, as ``EmbeddingBag`` takes them."""

@@ -14,6 +14,7 @@ import torchvision
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
 
 class BasicBlock(nn.Module):
@@ -60,7 +61,16 @@ class SmallResNet(nn.Module):
 
 
 class FrameEncoder(nn.Module):
-    """Normalises [0, 1] frames and encodes them with ``arch`` ("small" or a torchvision ResNet)."""
+    """Normalises [0, 1] frames and encodes them with ``arch`` ("small" or a torchvision ResNet).
+
+    Args:
+        arch: "small" (:class:`SmallResNet`) or a torchvision ResNet name ("resnet18", ...).
+        width: channels of the small ResNet's first stage (ignored for torchvision ResNets).
+        in_channels: input channels (3 for RGB, 1 for L, 2 for ab).
+        normalize: subtract ImageNet's mean and divide by its std (RGB input only).
+    """
+
+    modality = "frame"
 
     def __init__(self, arch: str = "small", width: int = 32, in_channels: int = 3,
                  normalize: bool = True):
@@ -69,7 +79,7 @@ class FrameEncoder(nn.Module):
         if arch == "small":
             self.net = SmallResNet(in_channels, width)
             self.out_dim = self.net.out_dim
-        elif arch.startswith("resnet") and hasattr(torchvision.models, arch):
+        elif arch in RESNETS:
             net = getattr(torchvision.models, arch)(weights=None)
             if in_channels != 3:
                 net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)

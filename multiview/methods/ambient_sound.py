@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from multiview.encoders.alexnet import AlexNetEncoder
-from multiview.encoders.vision import FrameEncoder
+from multiview.encoders.registry import EncoderSpec, build, plain
 from multiview.errors import UserError
 from multiview.methods.base import Method
 from multiview.objectives.ambient_targets import AmbientTargets
@@ -32,25 +30,37 @@ from multiview.objectives.sound_texture import SoundTexture
 
 
 class AmbientSound(Method):
-    """Frame encoder + linear head over sound clusters (cross-entropy) or PCA-sign bits (BCE)."""
+    """Frame encoder + linear head over sound clusters (cross-entropy) or PCA-sign bits (BCE).
 
-    def __init__(self, frame_arch: str = "small", frame_width: int = 32, targets: str = "clusters",
+    Args:
+        encoder: the frame encoder, e.g. ``{name: small_resnet, width: 32}`` or ``{name: alexnet}``.
+        targets: "clusters" (k-means over PCA'd statistics, cross-entropy) or "binary" (PCA signs).
+        n_clusters: k of the k-means targets (30 in the paper).
+        n_bits: PCA projections whose signs are the binary targets.
+        n_components: PCA components kept before clustering.
+        targets_path: fitted targets to load (``multiview data ambient_targets``); empty: fit at start.
+        fit_batches: batches of training audio to fit the targets on (0: all).
+        sample_rate: audio sample rate, Hz (linked to the data's).
+        n_bands: cochlear subbands of the sound-texture statistics.
+        dropout: dropout before the classifier.
+        **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
+    """
+
+    def __init__(self, encoder: EncoderSpec | None = None, targets: str = "clusters",
                  n_clusters: int = 30, n_bits: int = 30, n_components: int = 32,
                  targets_path: str = "", fit_batches: int = 0, sample_rate: int = 16000,
-                 n_bands: int = 32, dropout: float = 0.0, lr: float = 2e-3,
-                 weight_decay: float = 1e-4, optimizer: str = "adamw", warmup_fraction: float = 0.05):
-        super().__init__(lr=lr, weight_decay=weight_decay, optimizer=optimizer,
-                         warmup_fraction=warmup_fraction)
+                 n_bands: int = 32, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        encoder = plain(encoder)
         self.save_hyperparameters()
         if targets not in ("clusters", "binary"):
             raise UserError(f"model.targets: expected 'clusters' or 'binary', got {targets!r}")
-        if frame_arch == "alexnet":
-            self.frame_encoder = AlexNetEncoder(frame_width)
-        else:
-            try:
-                self.frame_encoder = FrameEncoder(frame_arch, frame_width)
-            except ValueError as e:
-                raise UserError(f"model.frame_arch: {e}; or 'alexnet'") from None
+        try:
+            self.frame_encoder = build(encoder or EncoderSpec())
+        except (ValueError, TypeError) as e:
+            raise UserError(f"model.encoder: {e}") from None
+        if self.frame_encoder.modality != "frame":
+            raise UserError(f"model.encoder: expected a frame encoder, got a {self.frame_encoder.modality} one")
         self.target_kind = targets
         self.n_out = n_clusters if targets == "clusters" else n_bits
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.frame_encoder.out_dim, self.n_out))
@@ -135,9 +145,10 @@ class AmbientSound(Method):
         self.log("val/loss", loss, prog_bar=True, batch_size=n)
         self.log("val/acc", acc, prog_bar=True, batch_size=n)
 
-    def final_report(self, trainer: L.Trainer, datamodule, run_dir: Path) -> dict[str, float]:
-        from multiview.eval.ambient_report import ambient_report
+    def encoders(self) -> dict[str, nn.Module]:
+        return {"frame": self.frame_encoder}
 
-        if self.targets is not None:
+    def on_fit_end(self) -> None:
+        run_dir = self.trainer.default_root_dir if self.trainer is not None else None
+        if self.targets is not None and run_dir and self.trainer.is_global_zero:
             self.targets.save(Path(run_dir) / "ambient_targets.pt")
-        return ambient_report(self, self.random_init_copy(), datamodule, run_dir)

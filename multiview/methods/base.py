@@ -1,38 +1,56 @@
-"""The small base every method shares: optimizer, learning-rate schedule, the end-of-fit report.
+"""The small base every method shares: the optimizer and its schedule, and the method contract.
 
-A method subclasses :class:`Method`, builds its views, encoders and objective in ``__init__``,
-implements ``training_step`` (and optionally ``validation_step``), and may override
-:meth:`final_report` to return flat metrics that the CLI writes to ``metrics.json``.
+A method subclasses :class:`Method`, builds its encoders, heads and objective in ``__init__``
+(taking ``**kwargs`` on to this base, so the optimizer knobs are declared here once and every
+recipe sets them the same way: ``--model.lr``, ``--model.optimizer`` ...), names its encoders in
+:meth:`Method.encoders`, and implements ``training_step``. Reports, evaluation and export use
+only :meth:`encoders` and :meth:`embed` (:mod:`multiview.contracts`).
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
 import math
-from pathlib import Path
 
 import lightning as L
 import torch
+import torch.nn as nn
+
+from multiview.views import get_view
+
+OPTIMIZERS = ("adamw", "sgd")
 
 
 class Method(L.LightningModule):
-    """Base LightningModule: AdamW or SGD with linear warmup then cosine decay."""
+    """Base LightningModule: AdamW or SGD with linear warmup then cosine decay, per step.
 
-    def __init__(
-        self,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        optimizer: str = "adamw",
-        warmup_fraction: float = 0.05,
-    ):
+    Args:
+        lr: peak learning rate (reached after the warmup).
+        weight_decay: decoupled weight decay (AdamW) or L2 (SGD).
+        optimizer: "adamw" or "sgd" (momentum 0.9).
+        warmup_fraction: fraction of all training steps spent warming up linearly from 0.
+    """
+
+    def __init__(self, lr: float = 2e-3, weight_decay: float = 1e-4, optimizer: str = "adamw",
+                 warmup_fraction: float = 0.05):
         super().__init__()
-        if optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"optimizer: expected 'adamw' or 'sgd', got {optimizer!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"model.optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        if lr <= 0 or not math.isfinite(lr):
+            raise ValueError(f"model.lr: expected a positive finite number, got {lr}")
         self.lr = lr
         self.weight_decay = weight_decay
         self.optimizer_name = optimizer
         self.warmup_fraction = warmup_fraction
+
+    def encoders(self) -> dict[str, nn.Module]:
+        """``{view name: encoder}``: every encoder this method trains (see :mod:`multiview.contracts`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not name its encoders")
+
+    def embed(self, batch: dict) -> dict[str, torch.Tensor]:
+        """``{view: [B, D]}``: the representation of each view of ``batch`` that the method compares
+        across views; by default each encoder's pooled output."""
+        cache: dict = {}
+        return {v: enc(get_view(batch, v, cache)) for v, enc in self.encoders().items()}
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -51,20 +69,3 @@ class Method(L.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    def random_init_copy(self, seed: int = 12345) -> "Method":
-        """The same architecture, freshly initialised: the baseline every report shows."""
-        names = inspect.signature(type(self).__init__).parameters
-        kwargs = {k: copy.deepcopy(v) for k, v in self.hparams.items() if k in names}
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            return type(self)(**kwargs).to(self.device)
-
-    def final_report(self, trainer: L.Trainer, datamodule, run_dir: Path) -> dict[str, float]:
-        """Evaluate after ``fit``; return flat ``{"group/name": value}`` metrics. PNGs go in run_dir."""
-        return {}
-
-    def report_table(self, metrics: dict[str, float]) -> str:
-        """A human-readable table of ``metrics`` for the terminal."""
-        width = max((len(k) for k in metrics), default=0)
-        return "\n".join(f"  {k:<{width}}  {v:.4f}" for k, v in sorted(metrics.items()))

@@ -11,18 +11,17 @@ temperature (Eq. 2-3, candidates gathered from every GPU) and NCE against a memo
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import lightning as L
 import torch
 import torch.nn as nn
 
-from multiview.encoders.factory import IMAGE_VIEWS, build_encoder
-from multiview.eval.cmc_report import image_probe_report, retrieval_report
+from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import Method
 from multiview.objectives.infonce import multiview_info_nce, view_pairs
 from multiview.objectives.memory_bank import MemoryBankNCE
-from multiview.views import get_view
+from multiview.views import get_view, view_channels
+
+DEFAULT_ENCODERS = {"L": EncoderSpec(width=16), "ab": EncoderSpec(width=16),
+                    "audio": EncoderSpec("logmel_resnet"), "caption": EncoderSpec("word_bag")}
 
 
 def projection_head(in_dim: int, out_dim: int) -> nn.Module:
@@ -32,18 +31,33 @@ def projection_head(in_dim: int, out_dim: int) -> nn.Module:
 
 
 class CMC(Method):
-    """Encoders and heads per view, trained with multi-view InfoNCE or memory-bank NCE."""
+    """Encoders and heads per view, trained with multi-view InfoNCE or memory-bank NCE.
 
-    def __init__(self, views: list[str] = ["frame", "audio"], graph: str = "full",
-                 anchor: str | None = None, pair_weights: dict[str, float] | None = None,
+    Args:
+        views: two or more of frame, image, rgb, L, ab, audio, caption.
+        encoders: an encoder spec per view, e.g. ``{frame: {name: small_resnet, width: 16}}``;
+            views not named get small_resnet (width 32; 16 for the split L/ab encoders of
+            Sec. 4.1), logmel_resnet for audio, word_bag for captions.
+        graph: "full" (every pair of views) or "core" (each view with the anchor), Sec. 3.3.
+        anchor: the core view (default: the first).
+        pair_weights: weight per pair, e.g. ``{"frame-audio": 2.0}`` (default 1).
+        estimator: "infonce" (in-batch, gathered across GPUs) or "nce" (memory bank, Sec. 3.4).
+        nce_k: negatives drawn from the memory bank per positive.
+        nce_momentum: memory-bank update momentum.
+        n_data: training-set size for the memory bank (0: taken from the data module).
+        sample_rate: audio sample rate, Hz (linked to the data's).
+        proj_dim: width of the projection heads' output.
+        temperature: softmax temperature tau of Eq. 2.
+        **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
+    """
+
+    def __init__(self, views: list[str] = ["frame", "audio"], encoders: dict[str, EncoderSpec] | None = None,
+                 graph: str = "full", anchor: str | None = None, pair_weights: dict[str, float] | None = None,
                  estimator: str = "infonce", nce_k: int = 4096, nce_momentum: float = 0.5,
-                 n_data: int = 0, frame_arch: str = "small", frame_width: int = 32,
-                 split_width: bool = True, audio_width: int = 32, sample_rate: int = 16000,
-                 n_mels: int = 64, text_vectors: str | None = None, text_dim: int = 128,
-                 proj_dim: int = 128, temperature: float = 0.1, lr: float = 2e-3,
-                 weight_decay: float = 1e-4, optimizer: str = "adamw", warmup_fraction: float = 0.05):
-        super().__init__(lr=lr, weight_decay=weight_decay, optimizer=optimizer,
-                         warmup_fraction=warmup_fraction)
+                 n_data: int = 0, sample_rate: int = 16000, proj_dim: int = 128,
+                 temperature: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        encoders = {v: plain(spec) for v, spec in (encoders or {}).items()}
         self.save_hyperparameters()
         if len(views) < 2 or len(set(views)) != len(views):
             raise ValueError(f"model.views: expected two or more distinct views, got {views}")
@@ -51,6 +65,9 @@ class CMC(Method):
             raise ValueError(f"model.temperature: expected a positive number, got {temperature}")
         if estimator not in ("infonce", "nce"):
             raise ValueError(f"model.estimator: expected 'infonce' or 'nce', got {estimator!r}")
+        unknown_views = set(encoders or {}) - set(views)
+        if unknown_views:
+            raise ValueError(f"model.encoders: {sorted(unknown_views)} are not among model.views {views}")
         self.views, self.temperature, self.estimator = list(views), temperature, estimator
         self.pairs = view_pairs(self.views, graph, anchor)
         names = {f"{a}-{b}" for a, b in self.pairs}
@@ -58,12 +75,14 @@ class CMC(Method):
         if unknown:
             raise ValueError(f"model.pair_weights: unknown pairs {sorted(unknown)}; the graph has {sorted(names)}")
         self.weights = {(a, b): (pair_weights or {}).get(f"{a}-{b}", 1.0) for a, b in self.pairs}
-        self.encoders = nn.ModuleDict({v: build_encoder(
-            v, frame_arch, frame_width, split_width, audio_width, sample_rate, n_mels,
-            text_vectors, text_dim) for v in self.views})
-        self.heads = nn.ModuleDict({v: projection_head(e.out_dim, proj_dim) for v, e in self.encoders.items()})
+        specs = {v: as_spec((encoders or {}).get(v), DEFAULT_ENCODERS.get(v)) for v in self.views}
+        self.nets = nn.ModuleDict({v: build(specs[v], view_channels(v), sample_rate) for v in self.views})
+        self.heads = nn.ModuleDict({v: projection_head(e.out_dim, proj_dim) for v, e in self.nets.items()})
         self.bank = MemoryBankNCE(self.views, proj_dim, n_data, nce_k, temperature, nce_momentum) \
             if estimator == "nce" else None
+
+    def encoders(self) -> dict[str, nn.Module]:
+        return dict(self.nets.items())
 
     def setup(self, stage: str) -> None:
         if self.bank is not None and self.bank.n_data == 0 and self.trainer is not None:
@@ -77,7 +96,7 @@ class CMC(Method):
             x = get_view(batch, v, cache)
             if torch.is_tensor(x) and x.ndim == 4 and x.is_cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
-            out[v] = self.encoders[v](x)
+            out[v] = self.nets[v](x)
         return out
 
     def embed(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -104,11 +123,3 @@ class CMC(Method):
         z = self.embed(batch)
         total, _ = multiview_info_nce(z, self.pairs, self.temperature, self.weights)
         self.log("val/infonce", total, prog_bar=True, batch_size=len(batch["index"]), sync_dist=True)
-
-    def final_report(self, trainer: L.Trainer, datamodule, run_dir: Path) -> dict[str, float]:
-        baseline = self.random_init_copy()
-        if baseline.bank is not None and baseline.bank.n_data == 0:
-            baseline.bank.resize(self.bank.n_data)
-        if all(v in IMAGE_VIEWS and v != "frame" for v in self.views):
-            return image_probe_report(self, baseline, datamodule)
-        return retrieval_report(self, baseline, datamodule.val_dataloader(), self.views, run_dir)

@@ -16,8 +16,9 @@ fetches the next. Every row's gradients in a batch are summed from the same stal
 the default 6144 pairs per batch the vectors score as gensim's do on its Wikipedia extract
 (``benchmarks/word2vec_vs_gensim.py``); at 16384 frequent words' rows diverge.
 
-After ``fit``, :meth:`Word2Vec.final_report` writes ``vectors.bin`` and ``vectors.txt``
-(word2vec formats, gensim-loadable) to the run folder and returns the word benchmarks.
+After ``fit`` the vectors are written to the run folder as ``vectors.bin`` and ``vectors.txt``
+(word2vec formats, gensim-loadable); the word benchmarks are a report callback
+(``multiview.eval.reports.WordsReport``).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import lightning as L
 import torch
 
 from multiview.data.text import keep_probabilities
 from multiview.data.word_vectors import save_word2vec, to_keyed_vectors
+from multiview.encoders.text import TextEncoder
 from multiview.methods.base import Method
 from multiview.objectives.skipgram import (
     AliasSampler,
@@ -72,7 +73,6 @@ class Word2Vec(Method):
         seed: int = 0,
         workers: int = 2,
         batch_pairs: int = 6144,
-        evaluate: bool = True,
     ):
         super().__init__(lr=alpha, weight_decay=0.0, optimizer="sgd", warmup_fraction=0.0)
         for name, value in (("dim", dim), ("window", window), ("negative", negative)):
@@ -82,7 +82,7 @@ class Word2Vec(Method):
         self.automatic_optimization = False
         self.dim, self.window, self.negative, self.sample = dim, window, negative, sample
         self.alpha, self.min_alpha, self.ns_exponent = alpha, min_alpha, ns_exponent
-        self.seed, self.workers, self.evaluate = seed, workers, evaluate
+        self.seed, self.workers = seed, workers
         self.pool: ThreadPoolExecutor | None = None
         self.pending: list = []
         self.chunks_submitted = 0
@@ -134,6 +134,8 @@ class Word2Vec(Method):
             self.pool = None
         if self.device.type == "cpu":
             torch.set_num_threads(self.intra_op_threads)
+        if self.trainer is not None and self.trainer.is_global_zero and not self.trainer.interrupted:
+            self.export(self.trainer.default_root_dir)
 
     def current_alpha(self) -> float:
         progress = min(1.0, self.words_done / self.total_words)
@@ -239,10 +241,6 @@ class Word2Vec(Method):
             for kind in ("bin", "txt")
         }
 
-    def final_report(self, trainer: L.Trainer, datamodule, run_dir: Path) -> dict[str, float]:
-        self.export(run_dir)
-        if not self.evaluate:
-            return {}
-        from multiview.eval.words import evaluate_vectors
-
-        return evaluate_vectors(self.words, self.vectors())
+    def encoders(self) -> dict:
+        """The word view: mean of the current word vectors (:class:`~multiview.encoders.text.TextEncoder`)."""
+        return {"text": TextEncoder.from_table(self.words, self.vectors())}

@@ -1,17 +1,7 @@
-"""Representational similarity: RDMs, their Spearman correlation, and linear CKA.
+"""``multiview eval rsa``: representational similarity of every layer, trained vs another network.
 
-- A representational dissimilarity matrix (Kriegeskorte, Mur & Bandettini 2008, "Representational
-  similarity analysis") holds ``1 - Pearson r`` between the activity patterns of every pair of
-  stimuli; two representations are compared by the Spearman correlation of their RDMs' upper
-  triangles (rank-based, so any monotone change of the dissimilarity scale leaves it unchanged).
-- Linear centred kernel alignment (Kornblith, Norouzi, Lee & Hinton 2019, Eq. 5):
-  ``CKA(X, Y) = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` for column-centred ``X [n, p]`` and
-  ``Y [n, q]``; invariant to orthogonal transforms and isotropic scaling, not to arbitrary
-  invertible linear maps.
-
-``multiview eval rsa --checkpoint RUN --data DATA`` compares every layer of the trained encoder
-with every layer of the same architecture at random init (or of ``--other RUN2``), writing
-``rsa.json``, ``cka.png`` and ``rdm.png``.
+RDMs (1 - Pearson r between stimuli) per layer, Spearman between RDMs (Kriegeskorte et al.
+2008), and linear CKA between every pair of layers (Kornblith et al. 2019).
 """
 
 from __future__ import annotations
@@ -20,45 +10,14 @@ import argparse
 from pathlib import Path
 
 import torch
-from scipy.stats import spearmanr
 
+from multiview.commands import EVAL
+from multiview.eval.core import checkpoint, features
+from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
+from multiview.eval.metrics.rsa import cka_matrix, rdm, rdm_similarity
 from multiview.io import save_figure, write_json
 
-
-def rdm(features: torch.Tensor) -> torch.Tensor:
-    """``[n, n]`` matrix of ``1 - Pearson r`` between the rows (stimuli) of ``features [n, d]``."""
-    x = features.reshape(len(features), -1).double()
-    x = x - x.mean(1, keepdim=True)
-    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return (1.0 - x @ x.T).clamp_min(0.0).fill_diagonal_(0.0)
-
-
-def upper(m: torch.Tensor) -> torch.Tensor:
-    i, j = torch.triu_indices(len(m), len(m), offset=1)
-    return m[i, j]
-
-
-def rdm_similarity(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman correlation between the upper triangles of two RDMs over the same stimuli."""
-    if a.shape != b.shape:
-        raise ValueError(f"RDMs must cover the same stimuli, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return float(spearmanr(upper(a).cpu().numpy(), upper(b).cpu().numpy()).statistic)
-
-
-def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Linear CKA between ``x [n, p]`` and ``y [n, q]`` (Kornblith et al. 2019, Eq. 5)."""
-    x = x.reshape(len(x), -1).double()
-    y = y.reshape(len(y), -1).double()
-    if len(x) != len(y):
-        raise ValueError(f"CKA needs the same examples in both, got {len(x)} and {len(y)}")
-    x = x - x.mean(0)
-    y = y - y.mean(0)
-    cross = (y.T @ x).norm() ** 2
-    return float(cross / ((x.T @ x).norm() * (y.T @ y).norm()).clamp_min(1e-12))
-
-
-def cka_matrix(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.tensor([[linear_cka(a[i], b[j]) for j in b] for i in a])
+HELP = EVAL["rsa"].help
 
 
 def plot_heatmap(m: torch.Tensor, rows: list[str], cols: list[str], title: str, path: Path,
@@ -102,10 +61,7 @@ def plot_rdms(rdms: dict[str, torch.Tensor], labels: torch.Tensor, path: Path) -
 
 
 def main(argv: list[str]) -> int:
-    from multiview.eval import checkpoint, features
-    from multiview.eval.datasets import add_data_args, data_tag, eval_splits
-
-    parser = argparse.ArgumentParser(prog="multiview eval rsa", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="multiview eval rsa", description=HELP)
     parser.add_argument("--checkpoint", required=True, help="run folder, .ckpt, or encoder state_dict")
     parser.add_argument("--other", default="random", help="a second run/checkpoint, or 'random' (default)")
     parser.add_argument("--n", type=int, default=500, help="stimuli (test examples) to compare")

@@ -13,25 +13,22 @@
 
 ``--baselines random_init,ppmi_svd`` scores, beside the vectors, the same vocabulary at word2vec's
 random init and the PPMI-SVD vectors of the same corpus
-(:func:`multiview.eval.text_baselines.ppmi_svd`), under ``baseline/<name>/...``.
+(:func:`multiview.eval.core.text_baselines.ppmi_svd`), under ``baseline/<name>/...``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
+from multiview import paths
 from multiview.data.text import gensim_datapath
-from multiview.data.word_vectors import load_word2vec
 from multiview.errors import UserError
-from multiview.io import write_json
 
-SHARED_WORD_SIM = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "word-sim"
+SHARED_WORD_SIM = paths.shared_data() / "text" / "word-sim"
 
 
 def case_folded_index(words: list[str], limit: int | None = None) -> dict[str, int]:
@@ -123,50 +120,3 @@ def evaluate_vectors(
         for k, v in similarity_spearman(index, unit, read_pairs(path)).items():
             out[f"sim/{name}/{k}"] = v
     return out
-
-
-def baselines(args, words: list[str], vectors: torch.Tensor) -> dict[str, tuple[list[str], torch.Tensor]]:
-    wanted = [b for b in args.baselines.split(",") if b]
-    if set(wanted) - {"random_init", "ppmi_svd"}:
-        raise UserError(f"--baselines {args.baselines!r}: expected a comma-separated subset of random_init,ppmi_svd")
-    out = {}
-    if "random_init" in wanted:
-        from multiview.objectives.skipgram import initial_vectors
-
-        out["random_init"] = (words, initial_vectors(*vectors.shape, torch.Generator().manual_seed(12345)))
-    if "ppmi_svd" in wanted:
-        from multiview.eval.text_baselines import ppmi_svd_of
-
-        path = ppmi_svd_of(args.vectors, args.corpus, vectors.shape[1])
-        if path is None:
-            raise UserError("--baselines ppmi_svd: the vectors are not in a word2vec run folder; pass --corpus")
-        out["ppmi_svd"] = load_word2vec(path)
-    return out
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="multiview eval words", description=__doc__.split("\n")[0])
-    parser.add_argument("--vectors", required=True, help="word2vec vectors (.bin binary, else text)")
-    parser.add_argument("--word-sim", default=str(SHARED_WORD_SIM), help="folder of *.txt similarity sets")
-    parser.add_argument("--questions", default=None, help="analogies (default: gensim's questions-words.txt)")
-    parser.add_argument("--restrict-vocab", type=int, default=300000)
-    parser.add_argument("--out", default=None, help="also write the JSON here")
-    parser.add_argument("--baselines", default="", help="comma-separated subset of random_init,ppmi_svd")
-    parser.add_argument("--corpus", default="", help="corpus of the PPMI-SVD baseline (default: the run's)")
-    args = parser.parse_args(argv)
-    if args.questions and not Path(args.questions).is_file():
-        raise UserError(f"--questions {args.questions!r}: no such file")
-    words, vectors = load_word2vec(args.vectors)
-    questions = Path(args.questions) if args.questions else None
-    metrics = evaluate_vectors(words, vectors, Path(args.word_sim), questions, args.restrict_vocab)
-    metrics = {"vectors": str(args.vectors), "vocab": len(words), **metrics}
-    for name, (b_words, b_vectors) in baselines(args, words, vectors).items():
-        scores = evaluate_vectors(b_words, b_vectors, Path(args.word_sim), questions, args.restrict_vocab)
-        metrics.update({f"baseline/{name}/{k}": v for k, v in scores.items()})
-    if args.out:
-        write_json(args.out, metrics)
-    import json
-
-    json.dump(metrics, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
-    return 0

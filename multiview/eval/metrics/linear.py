@@ -13,7 +13,6 @@ writing ``probe.json`` and ``probe.png``.
 
 from __future__ import annotations
 
-import argparse
 import warnings
 
 import numpy as np
@@ -61,11 +60,3 @@ def probe_top1(train_x, train_y, test_x, test_y, val_fraction: float = 0.2, seed
     cut = max(1, int(len(order) * val_fraction))
     val, fit = order[:cut], order[cut:]
     return linear_probe(train_x[fit], train_y[fit], train_x[val], train_y[val], test_x, test_y)["top1"]
-
-
-def main(argv: list[str]) -> int:
-    from multiview.eval.compare import feature_report
-
-    parser = argparse.ArgumentParser(prog="multiview eval probe", description=__doc__.split("\n\n")[0])
-    return feature_report(parser, argv, "probe",
-                          lambda f: linear_probe(f["train"], f["train_y"], f["val"], f["val_y"], f["test"], f["test_y"]))

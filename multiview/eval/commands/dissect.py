@@ -24,7 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from multiview.eval.features import as_loader, device_of
+from multiview.commands import EVAL
+from multiview.eval.core.features import as_loader, device_of
 from multiview.io import save_figure, write_json
 
 
@@ -176,10 +177,10 @@ def plot_occlusion(stats: dict, units: dict[int, dict], path: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     from multiview.errors import UserError
-    from multiview.eval.checkpoint import eval_dir, load_encoder
-    from multiview.eval.datasets import add_data_args, data_tag, eval_splits
+    from multiview.eval.core.checkpoint import eval_dir, load_encoder
+    from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
 
-    parser = argparse.ArgumentParser(prog="multiview eval dissect", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="multiview eval dissect", description=EVAL["dissect"].help)
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--units", default="", help="comma-separated units (default: the 6 most active)")
     parser.add_argument("--top", type=int, default=8)

@@ -3,15 +3,13 @@
 ``--checkpoint`` may be a run folder (``RUN/config.yaml`` + ``RUN/checkpoints/last.ckpt``), a
 ``.ckpt`` inside a run folder, or a plain encoder ``state_dict`` file (``torch.save``). The
 method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
-name, so evaluation never depends on which methods exist. Encoders are found on the model by
-attribute: ``frame_encoder``, ``audio_encoder``, ``text_encoder``, or a ``ModuleDict`` called
-``encoders`` keyed by view name. A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
+name, so evaluation never depends on which methods exist. A method names its encoders through
+``encoders()`` (:mod:`multiview.contracts`), each with its ``modality``. A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
 anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.text.TextEncoder`).
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 from pathlib import Path
 
@@ -22,7 +20,6 @@ import yaml
 from multiview import paths
 from multiview.errors import UserError
 
-ENCODER_ATTRIBUTES = {"frame_encoder": "frame", "audio_encoder": "audio", "text_encoder": "text"}
 
 
 def find_run(path: Path) -> tuple[Path, Path]:
@@ -90,6 +87,8 @@ class ViewAdapter(nn.Module):
     """An encoder of a derived image view (``L``, ``ab``, ...) that takes RGB images in [0, 1]:
     the view is computed from the image (:func:`multiview.views.get_view`) before encoding."""
 
+    modality = "frame"
+
     def __init__(self, encoder: nn.Module, view: str):
         super().__init__()
         self.encoder, self.view = encoder, view
@@ -105,17 +104,14 @@ class ViewAdapter(nn.Module):
 
 
 def encoders_of(model: nn.Module) -> dict[str, nn.Module]:
-    """``{view name: encoder}`` found on ``model`` by attribute name."""
-    found = {view: getattr(model, attr) for attr, view in ENCODER_ATTRIBUTES.items()
-             if isinstance(getattr(model, attr, None), nn.Module)}
-    if isinstance(getattr(model, "encoders", None), nn.ModuleDict):
-        found.update(dict(model.encoders.items()))
-    return found
+    """``{view name: encoder}`` that the method names (``Method.encoders()``)."""
+    encoders = getattr(model, "encoders", None)
+    return dict(encoders()) if callable(encoders) else {}
 
 
 def modality_of(encoder: nn.Module) -> str:
-    """"audio" for waveform encoders (they hold a log-mel front end), else "frame"."""
-    return "audio" if hasattr(encoder, "logmel") else "frame"
+    """The encoder's ``modality``; for state_dicts of older encoders, "audio" when it has a log-mel front end."""
+    return getattr(encoder, "modality", "audio" if hasattr(encoder, "logmel") else "frame")
 
 
 def encoder_from_state(state: dict) -> nn.Module:
@@ -195,15 +191,14 @@ def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module,
     if path.is_file() and not any((p / "config.yaml").exists() for p in path.parents):
         state = read_state(path)
         prefixes = {k.split(".", 1)[0] for k in state}
-        if len(prefixes) == 1 and prefixes <= set(ENCODER_ATTRIBUTES):
+        if len(prefixes) == 1 and prefixes <= {"frame_encoder", "audio_encoder", "text_encoder"}:
             state = {k.split(".", 1)[1]: v for k, v in state.items()}
         encoder = encoder_from_state(state)
         encoder.load_state_dict(state)
         return encoder.eval(), modality_of(encoder)
     found = encoders_of(load_model(path))
     if not found:
-        raise UserError(f"--checkpoint {path}: the model has no frame_encoder, audio_encoder, "
-                        "text_encoder or encoders attribute")
+        raise UserError(f"--checkpoint {path}: the method names no encoders (Method.encoders())")
     if which in (None, "", "auto"):
         if len(found) > 1:
             raise UserError(f"--checkpoint {path} has encoders {sorted(found)}; choose one with --encoder")
@@ -211,20 +206,22 @@ def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module,
     if which not in found:
         raise UserError(f"--encoder {which!r}: expected one of {sorted(found)}")
     encoder = found[which].eval()
-    if which in ("frame", "audio", "image", "rgb", "text", "caption"):
-        return encoder, modality_of(encoder) if which not in ("text", "caption") else "text"
-    return ViewAdapter(encoder, which).eval(), "frame"
+    if which in ("L", "ab"):
+        return ViewAdapter(encoder, which).eval(), "frame"
+    return encoder, modality_of(encoder)
 
 
-def random_like(encoder: nn.Module, seed: int = 12345) -> nn.Module:
-    """The same architecture, freshly initialised (every submodule's ``reset_parameters``)."""
-    fresh = copy.deepcopy(encoder)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        for m in fresh.modules():
-            if hasattr(m, "reset_parameters") and m is not fresh:
-                m.reset_parameters()
-    return fresh.eval()
+def run_datamodule(checkpoint: str | Path, stage: str = "fit"):
+    """The data module of the run that ``checkpoint`` belongs to, prepared and set up."""
+    run, _ = find_run(Path(checkpoint).expanduser())
+    cfg = read_config(run)
+    if not isinstance(cfg.get("data"), dict):
+        raise UserError(f"{run / 'config.yaml'}: no 'data' section")
+    dm = instantiate(cfg["data"], f"{run / 'config.yaml'} data")
+    if hasattr(dm, "prepare_data"):
+        dm.prepare_data()
+    dm.setup(stage)
+    return dm
 
 
 def eval_dir(checkpoint: str | Path, kind: str, tag: str = "") -> Path:

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
-from multiview.eval.features import device_of, to_device
+from multiview.commands import EVAL
+from multiview.eval.core.embed import random_like
+from multiview.eval.core.training import accuracy, train_classifier
+from multiview.errors import UserError
+from multiview.eval.core.checkpoint import eval_dir, load_encoder
+from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
+from multiview.eval.core.plots import plot_bars, print_table
+from multiview.io import write_json
 
 MODES = ("full", "partial", "scratch")
+HELP = EVAL["finetune"].help
 
 
 def replace_first_conv(encoder: nn.Module, in_channels: int) -> nn.Module:
@@ -58,73 +63,9 @@ def freeze_early(encoder: nn.Module, fraction: float = 0.5) -> list[str]:
             if n and list(m.parameters()) and not any(p.requires_grad for p in m.parameters())]
 
 
-def augment(x: torch.Tensor, modality: str, generator: torch.Generator) -> torch.Tensor:
-    """Images: random 4-pixel-padded crop and horizontal flip; audio: random circular shift;
-    text: none."""
-    if modality == "text":
-        return x
-    if modality == "audio":
-        shift = int(torch.randint(-x.shape[-1] // 10, x.shape[-1] // 10 + 1, (1,), generator=generator))
-        return torch.roll(x, shift, dims=-1)
-    h, w = x.shape[-2:]
-    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
-    i, j = (int(v) for v in torch.randint(0, 9, (2,), generator=generator))
-    x = padded[..., i:i + h, j:j + w]
-    return x.flip(-1) if bool(torch.randint(0, 2, (1,), generator=generator)) else x
-
-
-def train_classifier(encoder: nn.Module, head: nn.Module, train, modality: str, epochs: int = 15,
-                     lr: float = 2e-3, batch_size: int = 128, weight_decay: float = 5e-4,
-                     frozen_modules: list[str] = (), seed: int = 0) -> list[float]:
-    """AdamW with cosine decay on cross-entropy; returns the mean loss per epoch."""
-    device = device_of(encoder)
-    head.to(device)
-    params = [p for p in list(encoder.parameters()) + list(head.parameters()) if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    g = torch.Generator().manual_seed(seed)
-    loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=len(train) > batch_size, generator=g)
-    steps = max(1, epochs * len(loader))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
-    modules = dict(encoder.named_modules())
-    losses = []
-    for _ in range(epochs):
-        encoder.train()
-        head.train()
-        for name in frozen_modules:
-            modules[name].eval()
-        total, n = 0.0, 0
-        for batch in loader:
-            x = augment(to_device(batch["input"], device), modality, g)
-            loss = F.cross_entropy(head(encoder(x)), torch.as_tensor(batch["label"]).to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total, n = total + loss.item() * len(x), n + len(x)
-        losses.append(total / max(n, 1))
-    encoder.eval()
-    head.eval()
-    return losses
-
-
-@torch.no_grad()
-def accuracy(encoder: nn.Module, head: nn.Module, data, batch_size: int = 256) -> float:
-    device = device_of(encoder)
-    encoder.eval()
-    head.eval()
-    correct = n = 0
-    for batch in DataLoader(data, batch_size=batch_size):
-        pred = head(encoder(to_device(batch["input"], device))).argmax(1).cpu()
-        correct += int((pred == torch.as_tensor(batch["label"])).sum())
-        n += len(pred)
-    return correct / max(n, 1)
-
-
 def finetune(encoder: nn.Module, train, val, test, n_classes: int, modality: str, mode: str = "full",
              in_channels: int | None = None, epochs: int = 15, lr: float = 2e-3, seed: int = 0) -> dict[str, float]:
     """Train a copy of ``encoder`` (``full``/``partial``) or a fresh one (``scratch``) with a new head."""
-    from multiview.eval.checkpoint import random_like
-
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     enc = random_like(encoder, seed) if mode == "scratch" else copy.deepcopy(encoder)
@@ -154,13 +95,7 @@ class Gray(torch.utils.data.Dataset):
 
 
 def main(argv: list[str]) -> int:
-    from multiview.errors import UserError
-    from multiview.eval.checkpoint import eval_dir, load_encoder
-    from multiview.eval.compare import plot_bars, print_table
-    from multiview.eval.datasets import add_data_args, data_tag, eval_splits
-    from multiview.io import write_json
-
-    parser = argparse.ArgumentParser(prog="multiview eval finetune", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="multiview eval finetune", description=HELP)
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--modes", default="full,partial,scratch")
     parser.add_argument("--epochs", type=int, default=15)

@@ -6,10 +6,10 @@
   quadrature pairs (Daugman 1985; the "GIST" pooling of Oliva & Torralba 2001) averaged over a
   coarse grid, with the grid's mean colour; and MFCCs for audio (Davis & Mermelstein 1980),
   averaged over time segments, with their standard deviation.
-  Text has its own (:mod:`multiview.eval.text_baselines`): hashed bags of words and of
+  Text has its own (:mod:`multiview.eval.core.text_baselines`): hashed bags of words and of
   character trigrams, and PPMI-SVD vectors of the word2vec run's corpus.
 - **supervised**: the same architecture trained from scratch with labels on the same training
-  split (cross-entropy, :func:`multiview.eval.finetune.train_classifier`; for a text encoder the
+  split (cross-entropy, :func:`multiview.eval.core.training.train_classifier`; for a text encoder the
   word table itself is trained, as fastText's classifier does, Joulin et al. 2017); cached in
   ``$MULTIVIEW_HOME/cache/supervised`` by architecture, data and schedule.
 """
@@ -25,7 +25,8 @@ import torch.nn.functional as F
 import torchaudio
 
 from multiview import paths
-from multiview.eval.checkpoint import random_like
+from multiview.eval.core.embed import random_like
+from multiview.eval.core.training import train_classifier
 from multiview.io import load_tensors, save_tensors
 
 
@@ -114,8 +115,6 @@ def arch_key(encoder: nn.Module) -> str:
 def supervised(encoder: nn.Module, train, n_classes: int, modality: str, data_key: str,
                epochs: int = 15, lr: float = 2e-3, seed: int = 0) -> nn.Module:
     """``encoder``'s architecture trained from scratch on ``train`` with labels (cached)."""
-    from multiview.eval.finetune import train_classifier
-
     fresh = random_like(encoder, seed)
     for p in fresh.parameters():
         p.requires_grad_(True)

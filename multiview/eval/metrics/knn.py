@@ -12,7 +12,6 @@ baselines, writing ``knn.json`` and ``knn.png``.
 
 from __future__ import annotations
 
-import argparse
 
 import torch
 import torch.nn.functional as F
@@ -50,11 +49,3 @@ def knn_eval(train_z, train_y, val_z, val_y, test_z, test_y, k_grid: tuple[int, 
     k, t = max(scores, key=lambda kt: (scores[kt], -kt[0]))
     top1 = knn_top1(torch.cat([train_z, val_z]), torch.cat([train_y, val_y]), test_z, test_y, k, t)
     return {"top1": top1, "val_top1": scores[(k, t)], "k": float(k), "temperature": t}
-
-
-def main(argv: list[str]) -> int:
-    from multiview.eval.compare import feature_report
-
-    parser = argparse.ArgumentParser(prog="multiview eval knn", description=__doc__.split("\n\n")[0])
-    return feature_report(parser, argv, "knn",
-                          lambda f: knn_eval(f["train"], f["train_y"], f["val"], f["val_y"], f["test"], f["test_y"]))

@@ -3,9 +3,6 @@
 * **Sound-cluster prediction** on held-out clips: accuracy of the frame network at naming the
   cluster of its sound, against chance (always answering the training set's most common
   cluster, and 1/k); per-bit accuracy against the per-bit majority for binary targets.
-* **Transfer**: a linear probe of the object label on frozen frame features (standardised;
-  the L2 strength chosen on a fifth of the training features), trained model against the same
-  encoder at random init and against the majority class.
 * **What each sound cluster looks like**: ``clusters.png``, one row per cluster, the frames whose
   sound is nearest the cluster centre and the cochleagram (compressed subband envelopes) of the
   nearest one, like the paper's Fig. 3.
@@ -15,31 +12,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.eval.probe import probe_top1
+from multiview.errors import UserError
+from multiview.eval.reports.base import Report
 from multiview.io import save_figure
 
 
 @torch.no_grad()
-def collect(model, random_model, loader) -> dict[str, torch.Tensor]:
-    """Frozen features of both models, predictions, sound targets and PCA projections."""
+def collect(model, loader) -> dict[str, torch.Tensor]:
+    """Predictions, sound targets and PCA projections of the sound statistics."""
+    was_training = model.training
     model.eval()
-    random_model.eval()
-    out: dict[str, list] = {k: [] for k in ("feat", "feat_random", "logits", "target", "proj", "label")}
+    out: dict[str, list] = {k: [] for k in ("logits", "target", "proj")}
     for batch in loader:
         frame, audio = batch["frame"].to(model.device), batch["audio"].to(model.device)
-        feat = model.frame_encoder(frame)
-        out["feat"].append(feat.float().cpu())
-        out["feat_random"].append(random_model.frame_encoder(frame).float().cpu())
-        out["logits"].append(model.head(feat).float().cpu())
+        out["logits"].append(model(frame).float().cpu())
         with torch.autocast(audio.device.type, enabled=False):
             stats = model.texture(audio.float())
         out["target"].append(model.targets.assign(stats).cpu())
         out["proj"].append(model.targets.project(stats).cpu())
-        out["label"].append(batch["label"].cpu())
+    model.train(was_training)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
@@ -86,30 +80,30 @@ def cluster_grid(model, dataset, proj: torch.Tensor, groups: torch.Tensor, path:
     save_figure(path, fig)
 
 
-def ambient_report(model, random_model, datamodule, run_dir: Path | None) -> dict[str, float]:
-    train_set = datamodule.train_set
-    train = collect(model, random_model, DataLoader(train_set, batch_size=datamodule.batch_size,
-                                                    num_workers=datamodule.num_workers))
-    val = collect(model, random_model, datamodule.val_dataloader())
-    metrics: dict[str, float] = {"ambient/val_samples": float(len(val["target"]))}
-    if val["target"].dim() == 1:
-        k = model.targets.n_classes
-        majority = int(torch.bincount(train["target"], minlength=k).argmax())
-        metrics["ambient/val_acc"] = float((val["logits"].argmax(1) == val["target"]).float().mean())
-        metrics["ambient/chance_majority"] = float((val["target"] == majority).float().mean())
-        metrics["ambient/chance_uniform"] = 1.0 / k
-        metrics["ambient/train_clusters_used"] = float(train["target"].unique().numel())
-    else:
-        majority = (train["target"].mean(0) > 0.5).float()
-        metrics["ambient/val_bit_acc"] = float(((val["logits"] > 0).float() == val["target"]).float().mean())
-        metrics["ambient/chance_bit_majority"] = float((val["target"] == majority).float().mean())
-    labelled_train, labelled_val = train["label"] >= 0, val["label"] >= 0
-    if labelled_train.any() and labelled_val.any() and train["label"][labelled_train].unique().numel() > 1:
-        ty, vy = train["label"][labelled_train].numpy(), val["label"][labelled_val].numpy()
-        for key, name in (("feat", "probe/top1"), ("feat_random", "probe/random_init/top1")):
-            metrics[name] = probe_top1(train[key][labelled_train].numpy(), ty,
-                                       val[key][labelled_val].numpy(), vy)
-        metrics["probe/chance_majority"] = float((vy == np.bincount(ty).argmax()).mean())
-    if run_dir is not None:
-        cluster_grid(model, train_set, train["proj"], cluster_ids(train["target"]), Path(run_dir) / "clusters.png")
-    return metrics
+class ClusterReport(Report):
+    """Ambient sound (Owens et al. 2016): how often the frame network names its sound's cluster
+    on held-out clips, against chance, and ``clusters.png``. Needs the ambient-sound method."""
+
+    name = "clusters"
+
+    def compute(self, trainer, model, run_dir: Path) -> dict[str, float]:
+        if getattr(model, "targets", None) is None or not hasattr(model, "texture"):
+            raise UserError(f"{type(model).__name__} has no fitted sound-cluster targets")
+        dm = trainer.datamodule
+        train_set = dm.train_set
+        train = collect(model, DataLoader(train_set, batch_size=dm.batch_size, num_workers=dm.num_workers))
+        val = collect(model, dm.val_dataloader())
+        metrics: dict[str, float] = {"ambient/val_samples": float(len(val["target"]))}
+        if val["target"].dim() == 1:
+            k = model.targets.n_classes
+            majority = int(torch.bincount(train["target"], minlength=k).argmax())
+            metrics["ambient/val_acc"] = float((val["logits"].argmax(1) == val["target"]).float().mean())
+            metrics["ambient/chance_majority"] = float((val["target"] == majority).float().mean())
+            metrics["ambient/chance_uniform"] = 1.0 / k
+            metrics["ambient/train_clusters_used"] = float(train["target"].unique().numel())
+        else:
+            majority = (train["target"].mean(0) > 0.5).float()
+            metrics["ambient/val_bit_acc"] = float(((val["logits"] > 0).float() == val["target"]).float().mean())
+            metrics["ambient/chance_bit_majority"] = float((val["target"] == majority).float().mean())
+        cluster_grid(model, train_set, train["proj"], cluster_ids(train["target"]), run_dir / "clusters.png")
+        return metrics

@@ -2,7 +2,7 @@
 
 Representations: ``ssl`` (the trained encoder at ``--layer``), ``random_init`` (same
 architecture, fresh weights, same layer), the hand-designed ones of the modality
-(:func:`multiview.eval.baselines.hand_designed`, their ``pool`` output) and ``supervised`` (same
+(:func:`multiview.eval.core.baselines.hand_designed`, their ``pool`` output) and ``supervised`` (same
 architecture trained with labels on the same training split, same layer). The flat results,
 ``<kind>/<representation>/<metric>``, go to ``<kind>.json`` with a bar chart ``<kind>.png``.
 """
@@ -18,13 +18,14 @@ import numpy as np
 import torch.nn as nn
 
 from multiview.errors import UserError
-from multiview.io import save_figure, write_json
+from multiview.eval.core.plots import plot_bars
+from multiview.io import write_json
 
 BASELINES = ("random_init", "hand_designed", "supervised")
 
 
 def add_report_args(parser: argparse.ArgumentParser) -> None:
-    from multiview.eval.datasets import add_data_args
+    from multiview.eval.core.datasets import add_data_args
 
     parser.add_argument("--checkpoint", required=True, help="run folder, .ckpt, or encoder state_dict")
     parser.add_argument("--baselines", default=",".join(BASELINES),
@@ -36,19 +37,19 @@ def add_report_args(parser: argparse.ArgumentParser) -> None:
 
 def representations(args, encoder: nn.Module, modality: str, train, n_classes: int) -> dict[str, tuple[nn.Module, str]]:
     """``{name: (module, layer)}`` for the trained encoder and the requested baselines."""
-    from multiview.eval import baselines
-    from multiview.eval.checkpoint import random_like
-    from multiview.eval.datasets import sample_rate_of
+    from multiview.eval.core import baselines
+    from multiview.eval.core.embed import random_encoder
+    from multiview.eval.core.datasets import sample_rate_of
 
     wanted = [b for b in args.baselines.split(",") if b]
     if set(wanted) - set(BASELINES):
         raise UserError(f"--baselines {args.baselines!r}: expected a comma-separated subset of {','.join(BASELINES)}")
     reps = {"ssl": (encoder, args.layer)}
     if "random_init" in wanted:
-        reps["random_init"] = (random_like(encoder, args.seed + 12345), args.layer)
+        reps["random_init"] = (random_encoder(encoder, train, args.seed + 12345), args.layer)
     if "hand_designed" in wanted:
         if modality == "text":
-            from multiview.eval.text_baselines import hand_designed_text
+            from multiview.eval.core.text_baselines import hand_designed_text
 
             hand = hand_designed_text(encoder, args.checkpoint, args.corpus)
         else:
@@ -73,8 +74,8 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
     """Parse ``argv``, extract train/val/test features per representation, ``evaluate`` each.
     With ``--repeats N`` the splits are drawn N times (seeds ``seed .. seed + N - 1``) and each
     figure is the mean, with its standard deviation beside it (``..._std``)."""
-    from multiview.eval.checkpoint import eval_dir, load_encoder
-    from multiview.eval.datasets import data_tag, eval_splits
+    from multiview.eval.core.checkpoint import eval_dir, load_encoder
+    from multiview.eval.core.datasets import data_tag, eval_splits
 
     add_report_args(parser)
     parser.add_argument("--repeats", type=int, default=1, help="draw the splits this many times (seeds) and average")
@@ -123,35 +124,10 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
 def evaluate_representation(module: nn.Module, layer: str, splits, spatial: int,
                             evaluate: Callable[[dict], dict[str, float]]):
     """``(evaluate's figures and the feature width, test labels)``."""
-    from multiview.eval.features import extract
+    from multiview.eval.core.features import extract
 
     feats = {}
     for split, ds in zip(("train", "val", "test"), splits):
         f = extract(module, ds, layer, spatial=spatial)
         feats[split], feats[f"{split}_y"] = f[layer], f["label"]
     return {**evaluate(feats), "dim": float(feats["train"].shape[1])}, feats["test_y"]
-
-
-def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(scores), 3))
-    bars = ax.bar(list(scores), list(scores.values()), color="tab:blue")
-    for b, v in zip(bars, scores.values()):
-        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
-    ax.axhline(chance, color="gray", ls="--", label=f"chance {chance:.3f}")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("test top-1")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    ax.tick_params(axis="x", labelsize=8)
-    return save_figure(path, fig)
-
-
-def print_table(metrics: dict[str, float]) -> None:
-    width = max((len(k) for k in metrics), default=0)
-    for k, v in sorted(metrics.items()):
-        print(f"  {k:<{width}}  {v:.4f}")

@@ -129,7 +129,7 @@ def hand_designed_text(encoder: nn.Module, checkpoint: str, corpus: str = "") ->
 def ppmi_svd_of(checkpoint: str | Path, corpus: str, dim: int) -> Path | None:
     """:func:`ppmi_svd_file` of ``corpus``, else of the corpus of the word2vec run behind
     ``checkpoint`` (with its tokenizer and ``min_count``); None when neither is known."""
-    from multiview.eval.checkpoint import corpus_of
+    from multiview.eval.core.checkpoint import corpus_of
 
     source = corpus_of(checkpoint) or {"tokenizer": "simple", "min_count": 5}
     source["corpus"] = corpus or source.get("corpus", "")

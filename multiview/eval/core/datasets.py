@@ -12,12 +12,12 @@ split yields ``{"input": ..., "label": int}`` in the encoder's input format (ima
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
+from multiview import paths
 from multiview.errors import UserError
 
 SHARED = {"cifar10": ("images", "cifar10-jpg.tar"), "fsdd": ("audio", "fsdd.tar")}
@@ -25,8 +25,7 @@ SHARED = {"cifar10": ("images", "cifar10-jpg.tar"), "fsdd": ("audio", "fsdd.tar"
 
 def shared_data_dir() -> Path:
     """``$MULTIVIEW_DATA``, else the ``shared/data`` folder beside the source checkout."""
-    env = os.environ.get("MULTIVIEW_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
+    return paths.shared_data()
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -146,7 +145,7 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
 def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """Labelled moments of the run's own clips: training clips -> train/val, held-out clips -> test."""
     from multiview.data.av import AVClipDataset
-    from multiview.eval.checkpoint import find_run, instantiate, read_config
+    from multiview.eval.core.checkpoint import find_run, instantiate, read_config
 
     run, _ = find_run(Path(checkpoint).expanduser())
     cfg = read_config(run)

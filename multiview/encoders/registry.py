@@ -1,0 +1,124 @@
+"""Encoders by name, built from a typed spec.
+
+A recipe names an encoder and its size, e.g. ``{name: small_resnet, width: 16}`` or
+``{name: resnet18}``; what follows from the data (input channels of a view, the audio's sample
+rate) is passed by the method. Registered names:
+
+- ``small_resnet``: :class:`~multiview.encoders.vision.SmallResNet` in a frame encoder (low-resolution frames)
+- ``resnet18`` ... ``resnet152``: any torchvision ResNet (torchvision's parameter names)
+- ``alexnet``: :class:`~multiview.encoders.alexnet.AlexNetEncoder` (Krizhevsky et al. 2012, scaled)
+- ``logmel_resnet``: :class:`~multiview.encoders.audio.AudioEncoder` (log-mel + small ResNet)
+- ``word_bag``: :class:`~multiview.encoders.text.TextEncoder` (mean of word vectors)
+
+A new family registers itself with ``@register("name")`` on a builder
+``(spec, in_channels, sample_rate) -> encoder``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+import torch.nn as nn
+
+from multiview.contracts import check_encoder
+from multiview.encoders.alexnet import AlexNetEncoder
+from multiview.encoders.audio import AudioEncoder
+from multiview.encoders.text import TextEncoder
+from multiview.encoders.vision import RESNETS, FrameEncoder
+
+
+@dataclass
+class EncoderSpec:
+    """One encoder: a registered name and its size.
+
+    Args:
+        name: registered family: small_resnet, resnet18/34/50/101/152, alexnet, logmel_resnet, word_bag.
+        width: channels of the first stage (small_resnet, alexnet, logmel_resnet).
+        n_mels: mel bands of the log-mel front end (logmel_resnet).
+        vectors: word2vec .bin/.txt file whose vectors form a frozen word table (word_bag); empty
+            for a learned table over hashed words.
+        dim: width of the learned word table (word_bag without vectors).
+    """
+
+    name: str = "small_resnet"
+    width: int = 32
+    n_mels: int = 64
+    vectors: str = ""
+    dim: int = 128
+
+
+Builder = Callable[[EncoderSpec, int, int], nn.Module]
+REGISTRY: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    def add(builder: Builder) -> Builder:
+        REGISTRY[name] = builder
+        return builder
+
+    return add
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def as_spec(spec: EncoderSpec | dict | str | None, default: EncoderSpec | None = None) -> EncoderSpec:
+    """A spec from a dataclass, a dict of its fields, or a bare name; fields a dict leaves out
+    (the name included) come from ``default``."""
+    default = default or EncoderSpec()
+    if spec is None:
+        return default
+    if isinstance(spec, EncoderSpec):
+        return spec
+    if isinstance(spec, str):
+        return EncoderSpec(name=spec)
+    if isinstance(spec, dict):
+        unknown = set(spec) - set(EncoderSpec.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"encoder spec: unknown keys {sorted(unknown)}; expected "
+                             f"{', '.join(EncoderSpec.__dataclass_fields__)}")
+        return replace(default, **spec)
+    raise TypeError(f"encoder spec: expected a dict or EncoderSpec, got {type(spec).__name__}")
+
+
+def plain(spec: EncoderSpec | dict | str | None) -> dict | None:
+    """A spec as a plain dict (what hyperparameters and checkpoints keep: no custom classes)."""
+    if spec is None or isinstance(spec, dict):
+        return spec
+    return asdict(as_spec(spec))
+
+
+def build(spec: EncoderSpec | dict | str, in_channels: int = 3, sample_rate: int = 16000) -> nn.Module:
+    """The encoder ``spec`` names, for an input of ``in_channels`` (images) or ``sample_rate`` (audio)."""
+    spec = as_spec(spec)
+    if spec.name not in REGISTRY:
+        raise ValueError(f"encoder {spec.name!r}: expected one of {', '.join(names())}")
+    encoder = REGISTRY[spec.name](spec, in_channels, sample_rate)
+    check_encoder(spec.name, encoder)
+    return encoder
+
+
+@register("small_resnet")
+def _small_resnet(spec: EncoderSpec, in_channels: int, sample_rate: int) -> nn.Module:
+    return FrameEncoder("small", spec.width, in_channels=in_channels, normalize=in_channels == 3)
+
+
+for _arch in RESNETS:
+    register(_arch)(lambda spec, in_channels, sample_rate, arch=_arch: FrameEncoder(arch, in_channels=in_channels))
+
+
+@register("alexnet")
+def _alexnet(spec: EncoderSpec, in_channels: int, sample_rate: int) -> nn.Module:
+    return AlexNetEncoder(spec.width, in_channels=in_channels, normalize=in_channels == 3)
+
+
+@register("logmel_resnet")
+def _logmel_resnet(spec: EncoderSpec, in_channels: int, sample_rate: int) -> nn.Module:
+    return AudioEncoder(sample_rate, spec.n_mels, spec.width)
+
+
+@register("word_bag")
+def _word_bag(spec: EncoderSpec, in_channels: int, sample_rate: int) -> nn.Module:
+    return TextEncoder(vectors=spec.vectors or None, dim=spec.dim)

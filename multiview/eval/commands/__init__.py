@@ -1,0 +1,1 @@
+"""The ``multiview eval`` commands, one module each (registered in :mod:`multiview.commands`)."""

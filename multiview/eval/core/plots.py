@@ -1,0 +1,55 @@
+"""Figures and tables shared by the evaluation commands and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from multiview.io import save_figure
+
+
+def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(scores), 3))
+    bars = ax.bar(list(scores), list(scores.values()), color="tab:blue")
+    for b, v in zip(bars, scores.values()):
+        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(chance, color="gray", ls="--", label=f"chance {chance:.3f}")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test top-1")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    return save_figure(path, fig)
+
+
+def print_table(metrics: dict[str, float]) -> None:
+    width = max((len(k) for k in metrics), default=0)
+    for k, v in sorted(metrics.items()):
+        print(f"  {k:<{width}}  {v:.4f}")
+
+
+def plot_maps(maps: dict[str, np.ndarray], labels: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4.2), squeeze=False)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for ax, (name, pts) in zip(axes[0], maps.items()):
+        for c in np.unique(labels):
+            m = labels == c
+            ax.scatter(pts[m, 0], pts[m, 1], s=5, color=cmap(int(c) % cmap.N),
+                       label=classes[int(c)] if int(c) < len(classes) else str(c))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][-1].legend(fontsize=7, markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title, fontsize=10)
+    return save_figure(path, fig)

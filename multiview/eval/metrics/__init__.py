@@ -1,0 +1,1 @@
+"""Pure metrics over features and rankings: no model, checkpoint or dataset code."""
