@@ -14,6 +14,7 @@ import torch
 from multiview.commands import EVAL
 from multiview.eval.core import checkpoint, features
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
+from multiview.eval.core.embed import random_encoder
 from multiview.eval.metrics.rsa import cka_matrix, rdm, rdm_similarity
 from multiview.io import save_figure, write_json
 
@@ -68,8 +69,8 @@ def main(argv: list[str]) -> int:
     add_data_args(parser)
     args = parser.parse_args(argv)
     enc, modality = checkpoint.load_encoder(args.checkpoint, args.encoder)
-    other = checkpoint.random_like(enc) if args.other == "random" else checkpoint.load_encoder(args.other, args.encoder)[0]
-    _, _, test, _ = eval_splits(args, modality, test_limit=args.n)
+    train, _, test, _ = eval_splits(args, modality, enc, test_limit=args.n)
+    other = random_encoder(enc, train) if args.other == "random" else checkpoint.load_encoder(args.other, args.encoder)[0]
     layers = features.layer_names(enc, test)
     a = features.extract(enc, test, layers, spatial=args.spatial)
     b = features.extract(other, test, features.layer_names(other, test), spatial=args.spatial)
