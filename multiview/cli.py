@@ -3,8 +3,9 @@
 ``multiview fit|validate|test --config recipes/NAME.yaml [--section.key value ...]`` runs a
 recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). After ``fit`` the
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
-``multiview data NAME ...`` and ``multiview eval NAME ...`` run ``multiview.data.NAME.main`` and
-``multiview.eval.NAME.main``. Bad input ends with one line, ``multiview: error: ...``, exit 2.
+``multiview data NAME ...`` runs the ``main`` of the module ``multiview.data.DATA_COMMANDS`` names,
+``multiview eval NAME ...`` runs ``multiview.eval.NAME.main``. Bad input ends with one line,
+``multiview: error: ...``, exit 2.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def _run_tool(group: str, argv: list[str]) -> int:
     name = argv[0]
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise UserError(f"{group} command {name!r}: expected a name such as 'index' or 'probe'")
+    if group == "data":
+        from multiview.data import DATA_COMMANDS
+
+        if name not in DATA_COMMANDS:
+            raise UserError(f"unknown data command {name!r} (one of: {', '.join(sorted(DATA_COMMANDS))})")
+        return int(importlib.import_module(DATA_COMMANDS[name][0]).main(argv[1:]) or 0)
     try:
         module = importlib.import_module(f"multiview.{group}.{name}")
     except ModuleNotFoundError as e:

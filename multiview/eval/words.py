@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-from multiview.data.text import gensim_datapath
-from multiview.data.word_vectors import load_word2vec
+from multiview.data.text.corpus import gensim_datapath
+from multiview.data.text.word_vectors import load_word2vec
 from multiview.errors import UserError
 from multiview.io import write_json
 
