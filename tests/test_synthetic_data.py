@@ -165,3 +165,26 @@ def test_clip_sampler_resumes_mid_epoch_once():
     s.resume_at = (3, 4)
     assert list(s) == full[4:] and len(s) == 10
     assert list(s) == full
+
+
+def test_run_splits_reads_the_runs_own_labelled_clips(tmp_path, monkeypatch):
+    """``multiview eval ... --data run``: training clips -> train/val, held-out clips -> test."""
+    from argparse import Namespace
+
+    import yaml
+
+    from multiview.eval.datasets import run_splits
+
+    monkeypatch.setenv("MULTIVIEW_HOME", str(tmp_path))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    data = {"class_path": "multiview.data.video.synthetic.SyntheticAV",
+            "init_args": {"n_clips": 12, "val_clips": 4, "duration": 2.0, "batch_size": 4, "num_workers": 0}}
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "x.Y"}, "data": data}))
+    train, val, test, names = run_splits(str(run), "frame", Namespace(val_fraction=0.25, seed=0), test_limit=16)
+    assert len(train) + len(val) == 2 * 8 and 0 < len(test) <= 4 * 4  # 2 moments a training clip, 4 a held-out one
+    assert names == sorted(names) and {int(n) for n in names} <= set(range(len(KINDS)))
+    for ds in (train, val, test):
+        item = ds[0]
+        assert item["input"].shape == (3, 64, 64) and 0 <= item["label"] < len(names)
