@@ -1,6 +1,6 @@
 """Clips/s delivered by the clip DataLoader against the raw decoder, and memory over many clips.
 
-For each worker count W: the DataLoader over :class:`multiview.data.clips.ClipDataset` with W
+For each worker count W: the DataLoader over :class:`multiview.data.video.clips.ClipDataset` with W
 workers, and the raw decoder (``decode.read_frames`` + ``decode.read_audio`` on the same clips,
 no Dataset, no collate) in W spawned processes. Both are timed after their first clip, so
 process start-up is left out. Then RSS (main process + workers) over ``--rss-clips`` clips.
@@ -19,9 +19,9 @@ from multiprocessing import get_context
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.data import decode
-from multiview.data.clips import ClipDataset, ClipSampler
-from multiview.data.index import load_index
+from multiview.data.video import decode
+from multiview.data.video.clips import ClipDataset, ClipSampler
+from multiview.data.video.index import load_index
 from multiview.io import write_json
 
 SETTINGS = dict(frame_size=64, sample_rate=16000, audio_seconds=1.0, no_audio="silence", seed=0)

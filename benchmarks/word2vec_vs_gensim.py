@@ -23,7 +23,7 @@ import warnings
 import lightning as L
 import torch
 
-from multiview.data.text import TextCorpusDataModule, encode_corpus, iter_sentences, resolve_corpus
+from multiview.data.text.corpus import TextCorpusDataModule, encode_corpus, iter_sentences, resolve_corpus
 from multiview.eval.metrics.words import evaluate_vectors
 from multiview.methods.word2vec import Word2Vec
 

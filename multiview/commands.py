@@ -15,10 +15,10 @@ class Command(NamedTuple):
 
 
 DATA = {
-    "index": Command("multiview.data.index", "probe a folder of videos in parallel into an index (JSONL) with a rejection report"),
-    "text": Command("multiview.data.text", "count a text corpus' words and write its vocabulary"),
-    "audio_folder": Command("multiview.data.audio_folder", "list a labelled audio folder or tar and its splits"),
-    "ambient_targets": Command("multiview.data.ambient_targets", "fit ambient-sound cluster targets (PCA + k-means) over a corpus"),
+    "index": Command("multiview.data.video.index", "list the usable videos of a folder (probed in parallel, with labels, captions and a rejection report)"),
+    "ambient_targets": Command("multiview.data.audio.ambient_targets", "fit ambient-sound targets (PCA + k-means) on a video folder"),
+    "audio_folder": Command("multiview.data.audio.audio_folder", "print the classes, speakers and splits of a labelled audio folder"),
+    "text": Command("multiview.data.text.corpus", "prepare and encode a text corpus once; print its figures"),
 }
 
 EVAL = {

@@ -113,7 +113,7 @@ def hanging_probe(path: str) -> dict:
     """A probe that never returns on files named ``hang*``, like a decoder stuck in a loop."""
     import time
 
-    from multiview.data.probe import probe_file
+    from multiview.data.video.media_info import probe_file
 
     if os.path.basename(path).startswith("hang"):
         time.sleep(3600)
@@ -122,7 +122,7 @@ def hanging_probe(path: str) -> dict:
 
 def crashing_probe(path: str) -> dict:
     """A probe that dies like a segfaulting decoder on files named ``crash*``."""
-    from multiview.data.probe import probe_file
+    from multiview.data.video.media_info import probe_file
 
     if os.path.basename(path).startswith("crash"):
         os.kill(os.getpid(), signal.SIGSEGV)

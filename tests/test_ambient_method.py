@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from multiview.data.av import SyntheticAV
+from multiview.data.video.synthetic import SyntheticAV
 from multiview.errors import UserError
 from multiview.methods.ambient_sound import AmbientSound
 from multiview.objectives.ambient_targets import AmbientTargets
@@ -92,7 +92,7 @@ def test_frames_learn_to_predict_their_sound_cluster_on_the_synthetic_world(tmp_
     """Baselines: always answering the most common training cluster; the encoder at random init."""
     torch.manual_seed(0)
     dm = InMemory(SyntheticAV(n_clips=240, duration=2.0, val_clips=60, frame_size=64, audio_seconds=1.5,
-                              samples_per_clip=2, batch_size=48, num_workers=0))
+                              clips_per_video=2, batch_size=48, num_workers=0))
     model = AmbientSound(encoder=W8, n_clusters=8, n_components=8, lr=5e-3)
     trainer = L.Trainer(max_epochs=10, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,

@@ -52,10 +52,11 @@ def test_missing_recipe_file_is_one_line(capsys, tmp_path):
 
 
 def test_missing_video_folder_is_one_line(tmp_path):
-    r = multiview("fit", "--config", QUICKSTART, "--data", "multiview.data.av.AVFolder",
-                  "--data.folder", str(tmp_path / "videos"), "--trainer.max_epochs", "1")
+    r = multiview("fit", "--config", QUICKSTART, "--data", "multiview.data.video.datamodule.VideoFolderDataModule",
+                  "--data.index", str(tmp_path / "videos"), "--trainer.max_epochs", "1")
     assert r.returncode == 2, r.stderr[-2000:]
-    assert r.stderr.strip().splitlines()[-1] == f"multiview: error: data.folder: expected a folder of videos, got '{tmp_path / 'videos'}'"
+    assert r.stderr.strip().splitlines()[-1] == (f"multiview: error: data.index: expected an index file or a folder "
+                                                   f"of videos, got '{tmp_path / 'videos'}'")
     assert "Traceback" not in r.stderr
 
 
@@ -76,7 +77,7 @@ def test_short_run_beats_random_init(tmp_path):
     run = tmp_path / "run"
     r = multiview("fit", "--config", QUICKSTART, "--trainer.default_root_dir", str(run),
                   "--trainer.max_epochs", "4", "--trainer.enable_progress_bar", "false",
-                  "--data.n_clips", "192", "--data.val_clips", "32", "--data.samples_per_clip", "4",
+                  "--data.n_clips", "192", "--data.val_clips", "32", "--data.clips_per_video", "4",
                   timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"run folder: {run}" in r.stdout

@@ -10,8 +10,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.data import index
-from multiview.data.clips import ClipDataset, ClipSampler, VideoFolderDataModule, split_records
+from multiview.data.video import index
+from multiview.data.video.clips import ClipDataset, ClipSampler
+from multiview.data.video.datamodule import VideoFolderDataModule, split_records
+from multiview.errors import UserError
 from tests.av_media import FPS, brightness, make_corpus, write_video
 
 ODD = Path(__file__).resolve().parents[2] / "shared" / "data" / "av" / "odd"
@@ -132,6 +134,10 @@ def test_val_split_is_stable_when_the_folder_grows():
     _, val = split_records(recs, 0.2)
     _, val_grown = split_records(recs + [{"path": "/v/new.mp4", "relpath": "new.mp4"}], 0.2)
     assert len(val) == 10 and len({r["path"] for r in val} & {r["path"] for r in val_grown}) >= 9
+    train, val = split_records(recs, 0.2, val_clips=7)  # a fixed count overrides the fraction
+    assert len(val) == 7 and len(train) == 43 and val == split_records(recs, 0.0, val_clips=7)[1]
+    with pytest.raises(UserError, match="val_clips"):
+        split_records(recs, 0.1, val_clips=50)
 
 
 @pytest.mark.slow
@@ -169,7 +175,7 @@ def test_real_awkward_media_each_give_a_clip(tmp_path):
 def test_cache_round_trips_and_is_invalidated_when_the_source_changes(tmp_path):
     import os
 
-    from multiview.data import cache, decode
+    from multiview.data.video import cache, decode
 
     video = write_video(tmp_path / "a.mp4", click_frame=5)
     store = cache.DecodeCache("test", root=tmp_path / "cache")
@@ -187,7 +193,7 @@ def test_cache_round_trips_and_is_invalidated_when_the_source_changes(tmp_path):
 
 
 def test_a_cached_dataset_reads_later_epochs_from_the_cache_until_the_source_changes(tmp_path, monkeypatch):
-    from multiview.data import decode
+    from multiview.data.video import decode
 
     root = tmp_path / "videos"
     root.mkdir()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data import decode
+from multiview.data.video import decode
 from multiview.errors import UserError
 from tests.av_media import FPS, brightness, write_video
 

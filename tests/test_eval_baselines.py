@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data.audio_folder import AudioFolderDataset, fix_length, read_wav
+from multiview.data.audio.audio_folder import AudioFolderDataset, fix_length, read_wav
 from multiview.eval.core.baselines import GaborBank, MFCCFeatures, RawPixels, gabor_kernels
 from multiview.eval.core.features import extract
 from multiview.eval.metrics.linear import linear_probe

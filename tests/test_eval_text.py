@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from multiview.cli import main as cli_main
-from multiview.data.text import TextCorpusDataModule
-from multiview.data.text_labels import labelled_lines, word_kinds
+from multiview.data.text.corpus import TextCorpusDataModule
+from multiview.data.text.text_labels import labelled_lines, word_kinds
 from multiview.encoders.text import TextEncoder
 from multiview.errors import UserError
 from multiview.eval.core.baselines import supervised
@@ -109,7 +109,7 @@ def enwiki_run(tmp_path_factory):
     model.export(run)
     (run / "config.yaml").write_text(yaml.safe_dump({
         "model": {"class_path": "multiview.methods.word2vec.Word2Vec", "init_args": init},
-        "data": {"class_path": "multiview.data.text.TextCorpusDataModule", "init_args": data_args}}))
+        "data": {"class_path": "multiview.data.text.corpus.TextCorpusDataModule", "init_args": data_args}}))
     return run
 
 

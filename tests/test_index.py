@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from multiview.data import index
+from multiview.data.video import index
 from multiview.errors import UserError
 from tests.av_media import crashing_probe, hanging_probe, make_corpus, write_video
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from multiview.cli import main
-from multiview.data.word_vectors import load_word2vec
+from multiview.data.text.word_vectors import load_word2vec
 from multiview.eval.core.checkpoint import find_run, load_model, read_state
 
 RECIPES = sorted(Path(__file__).resolve().parents[1].joinpath("recipes").glob("*.yaml"))

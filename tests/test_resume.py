@@ -7,7 +7,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from multiview.data.av import SyntheticAV
+from multiview.data.video.synthetic import SyntheticAV
 from multiview.methods.cmc import CMC
 from multiview.run_log import ResumableCSVLogger
 from multiview.trainer_cli import SaveOnInterrupt
@@ -25,7 +25,7 @@ class InterruptAt(Callback):
 def fit(root, ckpt_path=None, interrupt_at=None):
     L.seed_everything(0)
     model = CMC(views=["frame", "audio"], encoders={"frame": {"width": 8}, "audio": {"width": 8}}, proj_dim=16, lr=1e-3)
-    data = SyntheticAV(n_clips=20, val_clips=4, duration=2.0, samples_per_clip=2, batch_size=8, num_workers=0)
+    data = SyntheticAV(n_clips=20, val_clips=4, duration=2.0, clips_per_video=2, batch_size=8, num_workers=0)
     callbacks = [ModelCheckpoint(dirpath=root / "checkpoints", save_last=True), SaveOnInterrupt()]
     if interrupt_at is not None:
         callbacks.append(InterruptAt(interrupt_at))

@@ -155,7 +155,7 @@ def test_real_clips_differ_more_between_than_within():
     root = DATA / "av" / "vas_vggsound"
     if not root.exists():
         pytest.skip(f"real data missing: {root}")
-    from multiview.data.decode import read_audio
+    from multiview.data.video.decode import read_audio
 
     names = ["drum_video_02480.mp4", "dog_video_02677.mp4", "fireworks_video_02997.mp4"]
     st = SoundTexture(SR)

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data import decode
-from multiview.data.av import AVClipDataset, SyntheticAV
+from multiview.data.video import decode
 from multiview.data.loader import EpochSampler
-from multiview.data.synthetic import KINDS, WorldConfig, generate, load_manifest
+from multiview.data.video.clips import ClipDataset, ClipSampler
+from multiview.data.video.media_info import probe_file
+from multiview.data.video.synthetic import KINDS, SyntheticAV, WorldConfig, generate, load_manifest
 
 
 def decoded_digest(folder) -> str:
@@ -102,8 +103,9 @@ def test_dataset_yields_aligned_frame_and_sound(tmp_path):
     fps, sr, k = 8, 16000, 12
     path = tmp_path / "click.mp4"
     click_video(path, fps, sr, click_frame=k)
-    ds = AVClipDataset([str(path)], [3.0], [0], ["click"], frame_size=32, sample_rate=sr,
-                       audio_seconds=1.0, samples_per_clip=24, train=False)
+    record = {**probe_file(str(path)), "label": "click", "caption": "click"}
+    ds = ClipDataset([record], frame_size=32, sample_rate=sr, audio_seconds=1.0, clips_per_video=24,
+                     positions="uniform")
     hits = 0
     for i in range(len(ds)):
         item = ds[i]
@@ -130,14 +132,21 @@ def test_epoch_sampler_is_seeded_and_carries_the_epoch():
 
 def test_datamodule_batches(tmp_path, monkeypatch):
     monkeypatch.setenv("MULTIVIEW_HOME", str(tmp_path))
-    dm = SyntheticAV(n_clips=12, val_clips=4, duration=2.0, samples_per_clip=2, batch_size=4, num_workers=0)
+    dm = SyntheticAV(n_clips=12, val_clips=4, duration=2.0, clips_per_video=2, batch_size=4, num_workers=0)
     dm.prepare_data()
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"frame", "audio", "label", "caption", "index", "time"}
     assert batch["frame"].shape == (4, 3, 64, 64) and batch["audio"].shape == (4, 16000)
     assert 0 <= batch["frame"].min() and batch["frame"].max() <= 1
     assert len(batch["caption"]) == 4 and batch["label"].dtype == torch.int64
     assert len(dm.val_set) == 4 and len(dm.train_set) == 16
+    # labels.tsv and captions.tsv of the generated folder come through the index
+    manifest = {c["file"]: c for c in load_manifest(generate(dm.world))["clips"]}
+    for ds in (dm.train_set, dm.val_set):
+        for r, label in zip(ds.records, ds.labels):
+            clip = manifest[r["relpath"]]
+            assert r["caption"] == clip["caption"] and dm.label_names[label] == str(clip["kind"])
 
 
 def test_epoch_sampler_resumes_mid_epoch_once():
@@ -147,3 +156,35 @@ def test_epoch_sampler_resumes_mid_epoch_once():
     s.resume_at = (3, 4)
     assert list(s) == full[4:] and len(s) == 10
     assert list(s) == full  # only the first pass of that epoch is shortened
+
+
+def test_clip_sampler_resumes_mid_epoch_once():
+    s = ClipSampler(10, seed=1, num_replicas=1, rank=0)
+    s.set_epoch(3)
+    full = list(s)
+    s.resume_at = (3, 4)
+    assert list(s) == full[4:] and len(s) == 10
+    assert list(s) == full
+
+
+def test_run_splits_reads_the_runs_own_labelled_clips(tmp_path, monkeypatch):
+    """``multiview eval ... --data run``: training clips -> train/val, held-out clips -> test."""
+    from argparse import Namespace
+
+    import yaml
+
+    from multiview.eval.datasets import run_splits
+
+    monkeypatch.setenv("MULTIVIEW_HOME", str(tmp_path))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    data = {"class_path": "multiview.data.video.synthetic.SyntheticAV",
+            "init_args": {"n_clips": 12, "val_clips": 4, "duration": 2.0, "batch_size": 4, "num_workers": 0}}
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "x.Y"}, "data": data}))
+    train, val, test, names = run_splits(str(run), "frame", Namespace(val_fraction=0.25, seed=0), test_limit=16)
+    assert len(train) + len(val) == 2 * 8 and 0 < len(test) <= 4 * 4  # 2 moments a training clip, 4 a held-out one
+    assert names == sorted(names) and {int(n) for n in names} <= set(range(len(KINDS)))
+    for ds in (train, val, test):
+        item = ds[0]
+        assert item["input"].shape == (3, 64, 64) and 0 <= item["label"] < len(names)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from multiview.data.text import (
+from multiview.data.text.corpus import (
     TextCorpusDataModule,
     Vocab,
     encode_corpus,

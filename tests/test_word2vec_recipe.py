@@ -15,7 +15,7 @@ def test_text_recipe_runs_and_exports(tmp_path, capsys):
     from gensim.models import KeyedVectors
 
     from multiview.cli import main
-    from multiview.data.text import gensim_datapath
+    from multiview.data.text.corpus import gensim_datapath
 
     corpus = tmp_path / "corpus.txt.gz"
     corpus.write_bytes(gzip.compress(gensim_datapath("lee_background.cor").read_bytes()))
@@ -50,7 +50,7 @@ def test_data_text_command(capsys):
     from collections import Counter
 
     from multiview.cli import main
-    from multiview.data.text import gensim_datapath
+    from multiview.data.text.corpus import gensim_datapath
 
     assert main(["data", "text", "lee", "--tokenizer", "whitespace"]) == 0
     figures = json.loads(capsys.readouterr().out)

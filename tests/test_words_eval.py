@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data.text import gensim_datapath
-from multiview.data.word_vectors import load_word2vec, save_word2vec, to_keyed_vectors
+from multiview.data.text.corpus import gensim_datapath
+from multiview.data.text.word_vectors import load_word2vec, save_word2vec, to_keyed_vectors
 from multiview.encoders.text import TextEncoder
 from multiview.errors import UserError
 from multiview.eval.commands import words as words_command

@@ -14,7 +14,7 @@ import zlib
 import torch
 from torch import nn
 
-from multiview.data.text import tokenize
+from multiview.data.text.corpus import tokenize
 
 
 class TextEncoder(nn.Module):
@@ -42,7 +42,7 @@ class TextEncoder(nn.Module):
         tokenize("", tokenizer)
         self.tokenizer = tokenizer
         if vectors is not None:
-            from multiview.data.word_vectors import load_word2vec
+            from multiview.data.text.word_vectors import load_word2vec
 
             words, table = load_word2vec(vectors)
             self.vocab: dict[str, int] | None = {}

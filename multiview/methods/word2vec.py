@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
-from multiview.data.text import keep_probabilities
-from multiview.data.word_vectors import save_word2vec, to_keyed_vectors
+from multiview.data.text.corpus import keep_probabilities
+from multiview.data.text.word_vectors import save_word2vec, to_keyed_vectors
 from multiview.encoders.text import TextEncoder
 from multiview.methods.base import Method
 from multiview.objectives.skipgram import (

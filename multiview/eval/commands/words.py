@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from multiview.commands import EVAL
-from multiview.data.word_vectors import load_word2vec
+from multiview.data.text.word_vectors import load_word2vec
 from multiview.errors import UserError
 from multiview.eval.metrics.words import SHARED_WORD_SIM, evaluate_vectors
 from multiview.io import write_json

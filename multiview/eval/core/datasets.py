@@ -4,7 +4,7 @@
 speakers held out), ``run`` (the labelled clips of the run's own data module: its training clips
 for train/val, its held-out clips for test), or a path: an image folder/tar for a frame encoder,
 an audio folder/tar for an audio encoder. Text encoders take ``words`` or ``polarity`` or a
-labelled text file (:mod:`multiview.data.text_labels`), split by stratified sampling. Every
+labelled text file (:mod:`multiview.data.text.text_labels`), split by stratified sampling. Every
 split yields ``{"input": ..., "label": int}`` in the encoder's input format (images [3, H, W] in
 [0, 1]; waveforms [n] at the encoder's rate; strings).
 """
@@ -122,7 +122,7 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
     if data == "run":
         return run_splits(checkpoint or args.checkpoint, modality, args, test_limit)
     if modality == "audio":
-        from multiview.data.audio_folder import AudioFolderDataset
+        from multiview.data.audio.audio_folder import AudioFolderDataset
 
         rate = sample_rate_of(encoder)
         parts = [AudioFolderDataset(data, s, sample_rate=rate) for s in ("train", "val", "test")]
@@ -132,7 +132,7 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
         return train, val, test, parts[0].classes
     if modality != "frame":
         raise UserError(f"--data {args.data}: evaluating a {modality!r} encoder on it is not supported")
-    from multiview.data.images import ImageFolderData
+    from multiview.data.image.images import ImageFolderData
 
     dm = ImageFolderData(data, size=args.size, augment=False, train_limit=args.train_limit,
                          test_limit=test_limit, seed=args.seed)
@@ -144,23 +144,17 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
 
 def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """Labelled moments of the run's own clips: training clips -> train/val, held-out clips -> test."""
-    from multiview.data.av import AVClipDataset
-    from multiview.eval.core.checkpoint import find_run, instantiate, read_config
+    from multiview.data.video.clips import ClipDataset
+    from multiview.eval.core.checkpoint import run_datamodule
 
-    run, _ = find_run(Path(checkpoint).expanduser())
-    cfg = read_config(run)
-    if not isinstance(cfg.get("data"), dict):
-        raise UserError(f"{run / 'config.yaml'}: no 'data' section; pass --data PATH")
-    dm = instantiate(cfg["data"], f"{run / 'config.yaml'} data")
-    if hasattr(dm, "prepare_data"):
-        dm.prepare_data()
-    dm.setup("fit")
+    dm = run_datamodule(checkpoint)
     tr, te = dm.train_set, dm.val_set
-    if not isinstance(tr, AVClipDataset) or min(tr.labels + te.labels, default=-1) < 0:
+    if not isinstance(tr, ClipDataset) or min(tr.labels + te.labels, default=-1) < 0:
         raise UserError(f"--data run: {type(dm).__name__} has no labelled clips; pass --data PATH")
-    common = dict(frame_size=tr.frame_size, sample_rate=tr.sample_rate, audio_seconds=tr.audio_seconds, train=False)
-    train = AVClipDataset(tr.files, tr.durations, tr.labels, tr.captions, samples_per_clip=2, **common)
-    test = AVClipDataset(te.files, te.durations, te.labels, te.captions, samples_per_clip=4, **common)
+    common = dict(frame_size=tr.frame_size, sample_rate=tr.sample_rate, audio_seconds=tr.audio_seconds,
+                  positions="uniform", label_names=tr.label_names)
+    train = ClipDataset(tr.records, clips_per_video=2, **common)
+    test = ClipDataset(te.records, clips_per_video=4, **common)
     tri, vai = split_off(np.array(tr.labels), args.val_fraction, args.seed)  # whole clips to val
 
     def expand(clips: np.ndarray) -> list[int]:
@@ -176,8 +170,8 @@ def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[D
 def text_splits(args, encoder=None) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """Stratified train / val / test of labelled text; with a vocabulary-bound encoder (word
     vectors), only texts with at least one known word are kept."""
-    from multiview.data.text import tokenize
-    from multiview.data.text_labels import load_labelled_text
+    from multiview.data.text.corpus import tokenize
+    from multiview.data.text.text_labels import load_labelled_text
 
     data = load_labelled_text(args.data)
     vocab = getattr(encoder, "vocab", None)

@@ -27,7 +27,7 @@ from sklearn.utils.extmath import randomized_svd
 from torch import nn
 
 from multiview import paths
-from multiview.data.text import tokenize
+from multiview.data.text.corpus import tokenize
 
 
 class HashedBag(nn.Module):
@@ -98,8 +98,8 @@ def ppmi_svd(ids: np.ndarray, ends: np.ndarray, vocab_size: int, dim: int = 100,
 
 def ppmi_svd_file(corpus: str, tokenizer: str, min_count: int, dim: int = 100, window: int = 5) -> Path:
     """PPMI-SVD vectors of a corpus as a word2vec ``.bin`` file, computed once and cached."""
-    from multiview.data.text import encode_corpus
-    from multiview.data.word_vectors import save_word2vec
+    from multiview.data.text.corpus import encode_corpus
+    from multiview.data.text.word_vectors import save_word2vec
 
     encoded = encode_corpus(corpus, tokenizer, min_count)
     key = f"{corpus}|{tokenizer}|{min_count}|{dim}|{window}|{len(encoded.vocab)}|{len(encoded.ids)}"

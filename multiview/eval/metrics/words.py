@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 from multiview import paths
-from multiview.data.text import gensim_datapath
+from multiview.data.text.corpus import gensim_datapath
 from multiview.errors import UserError
 
 SHARED_WORD_SIM = paths.shared_data() / "text" / "word-sim"

@@ -1,8 +1,8 @@
 """Probe one media file: is it a video the suite can train on, and what is in it.
 
-Runs in a child process of the indexer (:mod:`multiview.data.index`), so a decoder that crashes
+Runs in a child process of the indexer (:mod:`multiview.data.video.index`), so a decoder that crashes
 on a hostile file takes down one child, not the indexer. Container metadata comes from PyAV; the
-frame check goes through the decoder seam (:mod:`multiview.data.decode`), exactly as training
+frame check goes through the decoder seam (:mod:`multiview.data.video.decode`), exactly as training
 reads frames; the audio check decodes the first seconds with PyAV.
 
 A result is either a record ``{"path", "size", "mtime_ns", "duration", "fps", "frames", "width",
@@ -60,7 +60,7 @@ def _check_audio(path: str, seconds: float) -> str | None:
 
 def _check_frames(path: str, check_size: int) -> tuple[int, float]:
     """Open through the decoder seam, as training does, and decode the first and last frame."""
-    from multiview.data import decode
+    from multiview.data.video import decode
 
     reader = decode.video_reader(path)
     n, fps = len(reader), float(reader.get_avg_fps())

@@ -1,11 +1,11 @@
 """``multiview data index FOLDER --out INDEX``: list the usable videos of any folder.
 
 Finds video files recursively, probes each in a pool of child processes
-(:func:`multiview.data.probe.probe_file`), and writes two JSON Lines files atomically:
+(:func:`multiview.data.video.media_info.probe_file`), and writes two JSON Lines files atomically:
 
 * ``INDEX``: one record per usable video (path, size, mtime, duration, fps, frame count, frame
   size, audio stream, its sample rate and channels, and ``label``/``caption`` from TSVs beside
-  the videos, see :mod:`multiview.data.annotations`);
+  the videos, see :mod:`multiview.data.video.annotations`);
 * ``INDEX.rejected.jsonl``: one record per file that cannot be used, with the reason.
 
 Re-running with the same ``--out`` probes only files whose (path, size, mtime) changed. A probe
@@ -148,8 +148,8 @@ def probe_all(paths: list[str], workers: int, probe: Callable, quiet: bool = Fal
 def build_index(root: Path, out: Path, workers: int, probe: Callable | None = None,
                 quiet: bool = False, timeout: float = PROBE_TIMEOUT_S) -> tuple[list[dict], list[dict], dict]:
     """Index ``root`` into ``out``; returns (usable, rejected, stats)."""
-    from multiview.data.annotations import read_annotations
-    from multiview.data.probe import probe_file
+    from multiview.data.video.annotations import read_annotations
+    from multiview.data.video.media_info import probe_file
 
     paths = discover(root)
     if not paths:

@@ -9,14 +9,14 @@ display span, so sound and picture line up to the sample.
 
 Clip positions are drawn from ``(seed, epoch, index)``: the same epoch gives the same clips for
 any worker count, rank count or resume. Decoders are opened lazily in the worker that uses them
-(:mod:`multiview.data.decode`; ``MULTIVIEW_DECODER=decord`` picks the other backend, workers
+(:mod:`multiview.data.video.decode`; ``MULTIVIEW_DECODER=decord`` picks the other backend, workers
 inherit the environment). Workers are spawned, not forked: a process that has decoded with
 decord can deadlock the children it forks. A file that fails to decode is flagged in shared
 memory, skipped for a deterministic replacement, and counted (:meth:`ClipDataset.failed_files`);
 training goes on.
 
 With ``cache_dir`` set, each video is decoded once, whole (every frame at ``frame_size`` and the
-mono track at ``sample_rate``, :mod:`multiview.data.cache`), and later epochs cut clips from the
+mono track at ``sample_rate``, :mod:`multiview.data.video.cache`), and later epochs cut clips from the
 stored tensors; an entry whose source file changed (size or mtime) is decoded again. Meant for
 short clips reused for many epochs, when decoding is the bottleneck.
 """
@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import os
 import warnings
-import zlib
 
-import lightning as L
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
-from multiview.data import cache, decode
+from multiview.data.video import cache, decode
 from multiview.errors import UserError
 
 FAILED, SILENCED = 1, 2
@@ -75,6 +73,11 @@ class ClipDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.records) * self.clips_per_video
+
+    @property
+    def labels(self) -> list[int]:
+        """Each video's label id (-1 if none), in record order."""
+        return [self.label_ids.get(r.get("label"), -1) for r in self.records]
 
     def failed_files(self) -> list[str]:
         return [r["path"] for r, f in zip(self.records, self.flags.tolist()) if f == FAILED]
@@ -157,7 +160,8 @@ class ClipSampler(DistributedSampler):
     """A seeded per-epoch order, split across ranks; yields ``epoch * n + i`` so clips depend on the epoch.
 
     It is a ``DistributedSampler``, so Lightning's DDP uses it as is (no second split) and calls
-    ``set_epoch``; outside a process group it covers the whole dataset on one rank.
+    ``set_epoch``; outside a process group it covers the whole dataset on one rank. ``resume_at``
+    (set by :class:`multiview.data.loader.ResumableBatches`) starts one epoch part-way through.
     """
 
     def __init__(self, n: int, shuffle: bool = True, seed: int = 0, num_replicas: int | None = None,
@@ -170,105 +174,11 @@ class ClipSampler(DistributedSampler):
         super().__init__(range(n), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed,
                          drop_last=drop_last)
 
+    resume_at: tuple[int, int] | None = None  # (epoch, position on this rank) to start from once
+
     def __iter__(self):
         n = len(self.dataset)
-        return iter([self.epoch * n + i for i in super().__iter__()])
-
-
-def split_records(records: list[dict], val_fraction: float) -> tuple[list[dict], list[dict]]:
-    """Hold out videos by a hash of their relative path: stable when the folder grows."""
-    if not 0 <= val_fraction < 1:
-        raise UserError(f"val_fraction: expected a number in [0, 1), got {val_fraction}")
-    key = [zlib.crc32(str(r.get("relpath", os.path.basename(r["path"]))).encode()) for r in records]
-    order = sorted(range(len(records)), key=lambda k: (key[k], records[k]["path"]))
-    n_val = round(val_fraction * len(records))
-    if val_fraction > 0 and len(records) > 1:
-        n_val = max(1, n_val)
-    val = sorted(order[:n_val])
-    train = sorted(order[n_val:])
-    return [records[k] for k in train], [records[k] for k in val]
-
-
-def resolve_index(index: str, workers: int = 2) -> str:
-    """An index file as given, or a folder of videos indexed (incrementally) into the cache."""
-    import hashlib
-    from pathlib import Path
-
-    from multiview.data.index import build_index
-    from multiview.paths import cache_dir
-
-    path = Path(index).expanduser()
-    if not index or not path.exists():
-        raise UserError(f"data.index: expected an index file or a folder of videos, got {index!r}")
-    if path.is_file():
-        return str(path)
-    root = path.resolve()
-    out = cache_dir("video-index") / (hashlib.sha1(str(root).encode()).hexdigest()[:16] + ".jsonl")
-    build_index(root, out, workers, quiet=True)
-    return str(out)
-
-
-class VideoFolderDataModule(L.LightningDataModule):
-    """Clips from an index written by ``multiview data index`` (or a folder, indexed on first use).
-
-    ``frames`` frames per clip at ``fps`` (None: the video's own rate), ``frame_size`` square;
-    ``audio_seconds`` of mono audio at ``sample_rate`` centred on them. Training clips sit at
-    ``positions`` ("random" or "uniform"); validation clips are uniform. ``no_audio``: "skip"
-    videos without usable sound, or give them "silence". ``val_fraction`` of the videos (chosen
-    by a hash of their path) are held out. ``cache_dir``: a folder where whole videos are kept
-    decoded across epochs (see :class:`ClipDataset`); None decodes every clip afresh.
-    """
-
-    def __init__(self, index: str = "", frames: int = 1, fps: float | None = None, frame_size: int = 64,
-                 sample_rate: int = 16000, audio_seconds: float = 1.0, clips_per_video: int = 4,
-                 positions: str = "random", no_audio: str = "skip", val_fraction: float = 0.1,
-                 batch_size: int = 64, num_workers: int = 2, seed: int = 0, cache_dir: str | None = None):
-        super().__init__()
-        self.index, self.num_workers, self.seed, self.batch_size = index, num_workers, seed, batch_size
-        self.val_fraction, self.clips_per_video, self.positions = val_fraction, clips_per_video, positions
-        self.common = dict(frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
-                           audio_seconds=audio_seconds, no_audio=no_audio, seed=seed, cache_dir=cache_dir)
-        _choice("data.positions", positions, POSITIONS)
-        _choice("data.no_audio", no_audio, NO_AUDIO)
-        self.train_set: ClipDataset | None = None
-        self.val_set: ClipDataset | None = None
-        self.label_names: list[str] = []
-
-    def prepare_data(self) -> None:
-        resolve_index(self.index, max(1, self.num_workers))
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
-        from multiview.data.index import load_index
-
-        records = load_index(resolve_index(self.index, max(1, self.num_workers)))
-        train, val = split_records(records, self.val_fraction)
-        self.label_names = sorted({r["label"] for r in records if r.get("label") is not None})
-        self.train_set = ClipDataset(train, clips_per_video=self.clips_per_video, positions=self.positions,
-                                     label_names=self.label_names, **self.common)
-        self.val_set = ClipDataset(val, clips_per_video=1, positions="uniform",
-                                   label_names=self.label_names, **self.common)
-        if len(self.train_set) < self.batch_size:
-            raise UserError(f"data.index: {self.index} gives {len(self.train_set)} training clips "
-                            f"({len(self.train_set.excluded)} videos without usable audio skipped); "
-                            f"need at least data.batch_size={self.batch_size}")
-
-    def _loader(self, dataset: ClipDataset, train: bool) -> DataLoader:
-        sampler = ClipSampler(len(dataset), shuffle=train, seed=self.seed, drop_last=False)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          pin_memory=torch.cuda.is_available(),
-                          multiprocessing_context="spawn" if self.num_workers > 0 else None)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, train=False)
-
-    def teardown(self, stage: str | None = None) -> None:
-        for name, ds in (("train", self.train_set), ("val", self.val_set)):
-            if ds is not None and ds.failed_files():
-                warnings.warn(f"{name}: {len(ds.failed_files())} videos failed to decode and were "
-                              f"skipped: {', '.join(ds.failed_files()[:5])}", stacklevel=2)
+        order = list(super().__iter__())
+        if self.resume_at is not None and self.resume_at[0] == self.epoch:
+            order, self.resume_at = order[self.resume_at[1]:], None
+        return iter([self.epoch * n + i for i in order])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from multiview.data.text import gensim_datapath
+from multiview.data.text.corpus import gensim_datapath
 from multiview.errors import UserError
 
 SECTION_KINDS = {

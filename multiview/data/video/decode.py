@@ -1,6 +1,6 @@
 """The decoder seam: every frame and every audio sample the suite reads comes through here.
 
-Frames come from one of two backends (:mod:`multiview.data.readers`): ``"pyav"`` (the default,
+Frames come from one of two backends (:mod:`multiview.data.video.readers`): ``"pyav"`` (the default,
 chosen by ``benchmarks/decoder_backends.py``: it keeps memory flat over thousands of files and
 is safe after a fork) or ``"decord"``. Pick one with ``MULTIVIEW_DECODER=decord`` or
 :func:`set_backend`. A file the chosen backend cannot open is read with the other one.
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from multiview.data.readers import DecordVideo, PyAVVideo
+from multiview.data.video.readers import DecordVideo, PyAVVideo
 
 BACKENDS = {"pyav": PyAVVideo, "decord": DecordVideo}
 DEFAULT_BACKEND = "pyav"

@@ -52,7 +52,7 @@ class DecodeCache:
 
 def audio_track(path: str, sample_rate: int, cache: DecodeCache) -> torch.Tensor:
     """The whole mono track at ``sample_rate`` (float32 ``[n]``), through ``cache``."""
-    from multiview.data import decode
+    from multiview.data.video import decode
 
     return cache.get(path, {"audio": sample_rate},
                      lambda: torch.from_numpy(decode.audio_track(path, sample_rate).copy()))
@@ -72,7 +72,7 @@ def log_mel(path: str, sample_rate: int, n_mels: int, cache: DecodeCache, hop: i
 
 def resized_frames(path: str, size: int, cache: DecodeCache) -> torch.Tensor:
     """Every frame resized to ``size`` x ``size`` as uint8 ``[N, size, size, 3]``, cached (short clips only)."""
-    from multiview.data import decode
+    from multiview.data.video import decode
 
     def make() -> torch.Tensor:
         reader = decode.video_reader(path)

@@ -1,4 +1,4 @@
-"""Video readers behind the decoder seam (:mod:`multiview.data.decode`): PyAV and decord.
+"""Video readers behind the decoder seam (:mod:`multiview.data.video.decode`): PyAV and decord.
 
 Both give ``len(reader)`` frames at ``reader.get_avg_fps()`` and ``reader.frames_at(times)``:
 the frame shown at each time (seconds from the video stream's start; frame ``k`` is shown from

@@ -16,14 +16,16 @@ only recognised individual clips would score).
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from multiview.data import decode
-from multiview.data.av import VIDEO_EXTENSIONS, read_tsv
+from multiview.data.video import decode
+from multiview.data.video.annotations import read_tsv
+from multiview.data.video.index import VIDEO_EXTENSIONS
 from multiview.errors import UserError
 from multiview.io import write_json
 from multiview.objectives.ambient_targets import MODES, AmbientTargets
@@ -125,8 +127,8 @@ def main(argv: list[str]) -> int:
         labels_path = args.folder / "labels.tsv"
         if not labels_path.exists():
             raise UserError(f"--report: {labels_path} not found; agreement needs labels (file, label)")
-        names = read_tsv(labels_path)
-        rel = [str(Path(f).relative_to(args.folder)) for f in files]
+        names = {k: e["label"] for k, e in read_tsv(labels_path)[0].items() if "label" in e}
+        rel = [os.path.normpath(f) for f in files]
         has = np.array([r in names for r in rel])
         vocab = sorted({names[r] for r in rel if r in names})
         clip_label = np.array([vocab.index(names[r]) if r in names else -1 for r in rel])

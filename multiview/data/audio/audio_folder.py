@@ -84,7 +84,7 @@ def resolve(path: str | Path) -> Path:
     """A folder of audio, extracting a ``.tar`` once into the cache."""
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path):
-        from multiview.data.images import extract_tar
+        from multiview.data.image.images import extract_tar
 
         return extract_tar(path)
     if not path.is_dir():

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from multiview import paths
+from multiview.data.video.datamodule import VideoFolderDataModule
 from multiview.io import read_json, write_json
 
 KINDS = [  # (shape, colour name, rgb, base pitch Hz, harmonic amplitudes)
@@ -201,3 +202,39 @@ def generate(cfg: WorldConfig, root: Path | None = None) -> Path:
 
 def load_manifest(folder: Path) -> dict:
     return read_json(Path(folder) / "manifest.json")
+
+
+class SyntheticAV(VideoFolderDataModule):
+    """The embedded default: the synthetic world, generated on first use and indexed like any folder.
+
+    Args:
+        n_clips: clips in the world.
+        world_seed: seed of the world (what each clip shows and sounds like).
+        duration: seconds per clip.
+        val_clips: clips held out for evaluation (chosen by a hash of their file name).
+        frame_size: side of the square frames, in pixels (the world is drawn at this size).
+        sample_rate: audio samples per second.
+        audio_seconds: seconds of sound per sample, centred on its frame.
+        clips_per_video: training samples drawn from each clip per epoch.
+        batch_size: samples per batch.
+        num_workers: DataLoader worker processes.
+        seed: seed of the sample positions and of the training order.
+    """
+
+    def __init__(self, n_clips: int = 384, world_seed: int = 0, duration: float = 3.0,
+                 val_clips: int = 64, frame_size: int = 64, sample_rate: int = 16000,
+                 audio_seconds: float = 1.0, clips_per_video: int = 4, batch_size: int = 64,
+                 num_workers: int = 2, seed: int = 0):
+        super().__init__("", frame_size=frame_size, sample_rate=sample_rate, audio_seconds=audio_seconds,
+                         clips_per_video=clips_per_video, val_clips=val_clips, batch_size=batch_size,
+                         num_workers=num_workers, seed=seed)
+        self.world = WorldConfig(n_clips=n_clips, seed=world_seed, duration=duration,
+                                 size=frame_size, sample_rate=sample_rate)
+
+    def prepare_data(self) -> None:
+        self.index = str(generate(self.world))
+        super().prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        self.index = str(generate(self.world))  # reuses the cached corpus after the first call
+        super().setup(stage)
