@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from multiview.eval.probe import probe_top1
+from multiview.eval.metrics.ranking import top_indices
 from multiview.eval.retrieval import chance_metrics, retrieval_metrics, similarity
 from multiview.io import save_figure
 
@@ -112,7 +113,7 @@ def plot_matches(z: dict, logmel, path: Path, n_queries: int = 4, top: int = 5) 
         for kind, other, s, r in (("frame", "audio", sim[q], row), ("audio", "frame", sim[:, q], row + n_queries)):
             show[kind](axes[r, 0], q)
             axes[r, 0].set_title(f"query {kind} {q}", fontsize=7)
-            for c, m in enumerate(s.topk(top).indices.tolist(), 1):
+            for c, m in enumerate(top_indices(s, top).tolist(), 1):
                 show[other](axes[r, c], m)
                 axes[r, c].set_title(f"#{c}: {m}" + (" (true)" if m == q else ""), fontsize=7,
                                      color="green" if m == q else "black")
