@@ -90,8 +90,8 @@ def topk_inclusion(scores: torch.Tensor, k: int) -> torch.Tensor:
     k = min(k, s.shape[1])
     kth = s.topk(k, dim=1).values[:, -1:]
     above, tied = s > kth, s == kth
-    slots = k - above.sum(1, keepdim=True)
-    return (above.double() + tied.double() * slots / tied.sum(1, keepdim=True)).to(scores.dtype)
+    share = (k - above.sum(1, keepdim=True)) / tied.sum(1, keepdim=True)
+    return above.to(s.dtype) + tied.to(s.dtype) * share.to(s.dtype)
 
 
 def top_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
