@@ -1,28 +1,15 @@
-import itertools
-
 import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
 from multiview.eval.metrics.retrieval import (average_precision, chance_map, class_map, precision_at_k,
                                       within_modal_metrics)
+from tests.test_eval_ranking import brute_force_ap_and_pk
 
 
 def brute_force_ap(scores, relevant):
     """Mean AP over every order of the tied items (every permutation consistent with scores)."""
-    n = len(scores)
-    aps = []
-    for perm in itertools.permutations(range(n)):
-        s = [scores[i] for i in perm]
-        if any(s[i] < s[i + 1] for i in range(n - 1)):
-            continue
-        hits, total = 0, 0.0
-        for rank, i in enumerate(perm, 1):
-            if relevant[i]:
-                hits += 1
-                total += hits / rank
-        aps.append(total / sum(relevant))
-    return sum(aps) / len(aps)
+    return brute_force_ap_and_pk(scores, relevant, k=1)[0]
 
 
 def test_ap_hand_computed_without_ties():

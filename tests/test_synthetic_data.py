@@ -2,7 +2,6 @@ import hashlib
 
 import av
 import numpy as np
-import pytest
 import torch
 
 from multiview.data.video import decode

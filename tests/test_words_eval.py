@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from multiview.data.text.corpus import gensim_datapath
 from multiview.data.text.word_vectors import load_word2vec, save_word2vec, to_keyed_vectors
@@ -49,12 +50,71 @@ def test_benchmarks_match_gensim_evaluators(gensim_lee_vectors):
     kv = to_keyed_vectors(words, vectors)
     ours = word_eval.evaluate_vectors(words, vectors, word_sim_dir=None)
     for name, path in (("ws353", "wordsim353.tsv"), ("simlex999", "simlex999.txt")):
-        _, (rho, _), oov = kv.evaluate_word_pairs(str(gensim_datapath(path)))
+        (r, _), (rho, _), oov = kv.evaluate_word_pairs(str(gensim_datapath(path)))
         assert ours[f"sim/{name}/spearman"] == pytest.approx(rho, abs=1e-9)
+        assert ours[f"sim/{name}/pearson"] == pytest.approx(r, abs=1e-6)
         assert ours[f"sim/{name}/oov"] == pytest.approx(oov / 100)
     score, _ = kv.evaluate_word_analogies(str(gensim_datapath("questions-words.txt")))
     assert ours["analogy/accuracy"] == pytest.approx(score)
     assert 0 < ours["analogy/oov"] < 1
+
+
+def mixed_case_analogies(tmp_path):
+    """Vectors where another spelling of a, b or c (``Athens`` for ``athens``) lies nearer the
+    offset b - a + c than the answer d does, plus random distractors and rarer words."""
+    g = torch.Generator().manual_seed(0)
+    quads = [[f"w{4 * q + i:02d}" for i in range(4)] for q in range(12)]
+    quads[0][2] = "straße"  # upper-cases to STRASSE, like the distractor below; lower-casing would not
+    vectors = {w: torch.randn(16, generator=g) for quad in quads for w in quad}
+    duplicates = {}
+    for n, (a, b, c, d) in enumerate(quads):
+        target = F.normalize(vectors[b], dim=0) - F.normalize(vectors[a], dim=0) + F.normalize(vectors[c], dim=0)
+        vectors[d] = target + 0.3 * torch.randn(16, generator=g)
+        if n < 8:  # a spelling of a, b or c right on the offset: today's winner
+            word = (a, b, c)[n % 3]
+            spelling = "STRASSE" if word == "straße" else word.capitalize() if n % 2 else word.upper()
+            duplicates[spelling] = target + 0.02 * torch.randn(16, generator=g)
+    words = [w for quad in quads for w in quad]
+    words = words[:20] + list(duplicates)[:4] + words[20:] + list(duplicates)[4:]  # some spellings more frequent
+    words.insert(5, "W03")  # the more frequent spelling of w03 (an answer): it stands for w03
+    vectors["W03"] = vectors["w03"] + 0.01 * torch.randn(16, generator=g)
+    words += [f"x{i}" for i in range(30)]
+    vectors.update({f"x{i}": torch.randn(16, generator=g) for i in range(30)})
+    vectors.update(duplicates)
+    lines = [": mixed-case"] + [" ".join(w.capitalize() if i == n % 4 else w for i, w in enumerate(q))
+                                 for n, q in enumerate(quads)]
+    (tmp_path / "questions.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return words, torch.stack([vectors[w] for w in words]), tmp_path / "questions.txt"
+
+
+@pytest.mark.parametrize("restrict_vocab", [300000, 40])
+def test_analogies_exclude_every_spelling_of_the_question_words(tmp_path, restrict_vocab):
+    words, vectors, questions = mixed_case_analogies(tmp_path)
+    kv = to_keyed_vectors(words, vectors)
+    score, sections = kv.evaluate_word_analogies(str(questions), restrict_vocab=restrict_vocab)
+    ours = word_eval.evaluate_vectors(words, vectors, word_sim_dir=None, questions=questions,
+                                      restrict_vocab=restrict_vocab)
+    assert ours["analogy/accuracy"] == pytest.approx(score)
+    answered = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+    assert ours["analogy/questions"] == answered and ours["analogy/oov"] == pytest.approx(1 - answered / 12)
+    if restrict_vocab > len(words):
+        assert score > 0.8  # the answers lie near the offsets, so gensim gets most of them
+
+
+def test_word_similarity_pearson_matches_scipy():
+    from scipy.stats import pearsonr, spearmanr
+
+    g = torch.Generator().manual_seed(1)
+    unit = F.normalize(torch.randn(6, 8, generator=g), dim=1)
+    index = {w: i for i, w in enumerate("ABCDEF")}
+    pairs = [("A", "B", 3.0), ("C", "D", 1.0), ("E", "F", 7.5), ("A", "F", 2.0), ("B", "ZZZ", 1.0), ("C", "E", 9.0)]
+    got = word_eval.word_similarity(index, unit, pairs)
+    known = [p for p in pairs if p[1] != "ZZZ"]
+    cos = [float(unit[index[a]] @ unit[index[b]]) for a, b, _ in known]
+    gold = [s for *_, s in known]
+    assert got["pearson"] == pytest.approx(pearsonr(gold, cos).statistic, abs=1e-6)
+    assert got["spearman"] == pytest.approx(spearmanr(gold, cos).statistic)
+    assert got["oov"] == pytest.approx(1 / 6) and got["pairs"] == 5
 
 
 def test_eval_words_cli(tmp_path, gensim_lee_vectors, shared_data, capsys):

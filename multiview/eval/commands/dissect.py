@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from multiview.commands import EVAL
 from multiview.eval.core.features import as_loader, device_of
+from multiview.eval.metrics.ranking import top_indices
 from multiview.io import save_figure, write_json
 
 
@@ -56,7 +57,7 @@ def unit_maxima(encoder: nn.Module, data, layer: str, batch_size: int = 128) -> 
 
 def top_images(maxima: torch.Tensor, unit: int, k: int = 8) -> torch.Tensor:
     """Indices of the ``k`` images on which ``unit`` fires most."""
-    return maxima[:, unit].topk(min(k, len(maxima))).indices
+    return top_indices(maxima[:, unit], k)
 
 
 def centre_in_input(pos: torch.Tensor, fmap_size, input_size) -> torch.Tensor:
@@ -198,7 +199,7 @@ def main(argv: list[str]) -> int:
     if stats["max"].ndim != 2 or len(stats["fmap_size"]) != 2:
         raise UserError(f"--layer {args.layer}: expected a spatial layer")
     try:
-        units = [int(u) for u in args.units.split(",") if u] or stats["max"].mean(0).topk(6).indices.tolist()
+        units = [int(u) for u in args.units.split(",") if u] or top_indices(stats["max"].mean(0), 6).tolist()
     except ValueError:
         raise UserError(f"--units {args.units!r}: expected comma-separated integers") from None
     if max(units) >= stats["max"].shape[1]:

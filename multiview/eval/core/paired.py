@@ -17,6 +17,7 @@ import torch
 
 from multiview.errors import UserError
 from multiview.eval.core.embed import embed_loader, random_init
+from multiview.eval.metrics.ranking import top_indices
 from multiview.eval.metrics.retrieval import (
     chance_map,
     chance_metrics,
@@ -85,7 +86,7 @@ def plot_matches(z: dict, logmel, path, n_queries: int = 4, top: int = 5):
         for kind, other, s, r in (("frame", "audio", sim[q], row), ("audio", "frame", sim[:, q], row + n_queries)):
             show[kind](axes[r, 0], q)
             axes[r, 0].set_title(f"query {kind} {q}", fontsize=7)
-            for c, m in enumerate(s.topk(top).indices.tolist(), 1):
+            for c, m in enumerate(top_indices(s, top).tolist(), 1):
                 show[other](axes[r, c], m)
                 axes[r, c].set_title(f"#{c}: {m}" + (" (true)" if m == q else ""), fontsize=7,
                                      color="green" if m == q else "black")

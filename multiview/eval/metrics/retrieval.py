@@ -1,16 +1,21 @@
-"""Retrieval metrics: Recall@K and median rank over paired embeddings; class-level mAP.
+"""Retrieval metrics: Recall@K and median rank over paired embeddings; class-level mAP and P@K.
 
-Query ``i`` and gallery item ``i`` are the true pair. The rank of the true match is 1 plus the
-number of gallery items scoring strictly higher, plus half the items tied with it (other than
-itself), so ties neither help nor hurt on average. When labels exist, every gallery item of the
-query's class counts as relevant and average precision is taken over the ranking (tie-aware);
-within-modal retrieval ranks a set against itself with each query left out.
+Query ``i`` and gallery item ``i`` are the true pair. Ties and non-finite similarities follow
+:mod:`multiview.eval.metrics.ranking`: ties are broken at random and every figure is its
+expectation over the tie-breaks (so a collapsed embedding scores chance, R@K = K/N), non-finite
+similarities rank last, and a true match or relevant item with a non-finite similarity takes
+the worst place. When labels exist, every gallery item of the query's class counts as relevant
+and average precision is taken over the ranking; within-modal retrieval ranks a set against
+itself with each query left out.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from multiview.eval.metrics.ranking import (expected_hits_at_k, expected_rank, median, recall_at_k,
+                                            target_ranks, tie_groups)
 
 
 def similarity(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
@@ -19,20 +24,26 @@ def similarity(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
 
 
 def true_match_ranks(sim: torch.Tensor) -> torch.Tensor:
-    """1-based rank of the diagonal entry in each row of a square similarity matrix."""
+    """Expected 1-based rank of the diagonal entry in each row of a square similarity matrix.
+
+    ``1 + higher + tied / 2`` under random tie-breaking; ``n`` when the diagonal entry is not finite.
+    """
+    return expected_rank(*_diagonal_ranks(sim))
+
+
+def _diagonal_ranks(sim: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
         raise ValueError(f"similarity must be square [n, n], got {tuple(sim.shape)}")
-    true = sim.diagonal().unsqueeze(1)
-    higher = (sim > true).sum(1)
-    ties = (sim == true).sum(1) - 1
-    return 1.0 + higher.float() + 0.5 * ties.float()
+    return target_ranks(sim, torch.arange(sim.shape[0], device=sim.device))
 
 
 def retrieval_metrics(sim: torch.Tensor, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
-    """``R@K`` (fraction of queries whose true match ranks within K) and median rank."""
-    ranks = true_match_ranks(sim)
-    out = {f"R@{k}": (ranks <= k).float().mean().item() for k in ks}
-    out["median_rank"] = ranks.median().item()
+    """Expected ``R@K`` under random tie-breaking (fraction of queries whose true match ranks
+    within K) and the conventional median of the expected ranks (mean of the two middle ones for
+    an even count)."""
+    higher, tied = _diagonal_ranks(sim)
+    out = {f"R@{k}": recall_at_k(higher, tied, k).mean().item() for k in ks}
+    out["median_rank"] = median(expected_rank(higher, tied))
     return out
 
 
@@ -50,18 +61,16 @@ def average_precision(scores: torch.Tensor, relevant: torch.Tensor) -> float:
     over all orders of each group. A relevant item placed uniformly at position ``j`` of a group
     that starts after ``p`` items, with ``c`` relevant items above the group and ``r`` in it, has
     expected precision ``(c + 1 + (j - 1)(r - 1)/(n - 1)) / (p + j)``. Without ties this is the
-    usual AP. Returns NaN when nothing is relevant.
+    usual AP. Non-finite scores rank last, relevant ones in the very last places
+    (:func:`multiview.eval.metrics.ranking.tie_groups`). Returns NaN when nothing is relevant.
     """
-    scores = scores.double().cpu()
-    relevant = relevant.bool().cpu()
-    total = int(relevant.sum())
+    sizes, hits = tie_groups(scores, relevant)
+    total = float(hits.sum())
     if total == 0:
         return float("nan")
-    values, inverse, counts = torch.unique(scores, sorted=True, return_inverse=True, return_counts=True)
-    rel_per_group = torch.zeros(len(values), dtype=torch.float64).index_add_(0, inverse, relevant.double())
     ap, above, rel_above = 0.0, 0, 0.0
-    for g in range(len(values) - 1, -1, -1):  # highest score first
-        n, r = int(counts[g]), float(rel_per_group[g])
+    for n, r in zip(sizes.tolist(), hits.tolist()):
+        n = int(n)
         if r > 0:
             j = torch.arange(1, n + 1, dtype=torch.float64)
             extra = (j - 1) * (r - 1) / (n - 1) if n > 1 else torch.zeros(1, dtype=torch.float64)
@@ -94,12 +103,18 @@ def class_map(sim: torch.Tensor, query_labels: torch.Tensor, gallery_labels: tor
 
 def precision_at_k(sim: torch.Tensor, query_labels: torch.Tensor, gallery_labels: torch.Tensor,
                    k: int = 1, exclude_self: bool = False) -> float:
-    """Mean fraction of the top ``k`` gallery items that share the query's label."""
-    sim = sim.clone().float()
-    if exclude_self:
-        sim.fill_diagonal_(float("-inf"))
-    top = sim.topk(min(k, sim.shape[1] - int(exclude_self)), dim=1).indices
-    return (gallery_labels[top] == query_labels.unsqueeze(1)).float().mean().item()
+    """Mean fraction of the top ``k`` gallery items that share the query's label, expected under
+    random tie-breaking; non-finite similarities rank last, relevant ones in the last places."""
+    n = sim.shape[1] - int(exclude_self)
+    k = min(k, n)
+    out = []
+    for i in range(sim.shape[0]):
+        keep = torch.ones(sim.shape[1], dtype=torch.bool)
+        if exclude_self:
+            keep[i] = False
+        sizes, hits = tie_groups(sim[i].cpu()[keep], (gallery_labels.cpu() == query_labels[i].cpu())[keep])
+        out.append(expected_hits_at_k(sizes, hits, k) / k)
+    return float(sum(out) / len(out))
 
 
 def within_modal_metrics(z: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:

@@ -1,14 +1,21 @@
-"""Word-vector benchmarks: Google analogies and word-similarity Spearman, with OOV rates.
+"""Word-vector benchmarks: Google analogies and word-similarity Spearman/Pearson, with OOV rates.
 
 ``multiview eval words --vectors FILE`` reads word2vec text/binary vectors and reports:
 
 - ``analogy/accuracy``: Mikolov et al. 2013a ("Efficient Estimation of Word Representations in
   Vector Space") questions ``a : b :: c : ?`` from gensim's ``questions-words.txt``, answered by
-  3CosAdd (argmax cos(x, b - a + c) over the 300,000 most frequent words, a, b, c excluded), case
-  folded; questions with a word outside those are skipped and counted in ``analogy/oov``. This
-  is what gensim's ``KeyedVectors.evaluate_word_analogies`` computes.
-- ``sim/<set>/spearman``: Spearman's rho between human scores and cosine similarity, for gensim's
-  bundled ``wordsim353.tsv`` and ``simlex999.txt`` and every ``*.txt`` set in the shared
+  3CosAdd (argmax cos(x, b - a + c) over the 300,000 most frequent words). Words are compared
+  case-insensitively, as gensim's ``case_insensitive=True`` does: a question word stands for the
+  most frequent of its spellings (upper-cased forms equal), every vocabulary row whose
+  upper-cased form equals a, b or c is excluded from the answers (``Athens`` cannot answer a
+  question whose c is ``athens``), and an answer counts when its upper-cased form is d's.
+  Questions with a word outside the 300,000 are skipped and counted in ``analogy/oov``. This is
+  gensim's ``KeyedVectors.evaluate_word_analogies``, except that gensim looks only at the 5 best
+  rows other than a, b and c, so with 5 or more other spellings of them among the best it
+  answers wrong where we look further. Non-finite scores never win.
+- ``sim/<set>/spearman`` and ``sim/<set>/pearson``: Spearman's rho and Pearson's r between human
+  scores and cosine similarity (gensim's ``evaluate_word_pairs``), for gensim's bundled
+  ``wordsim353.tsv`` and ``simlex999.txt`` and every ``*.txt`` set in the shared
   ``text/word-sim`` folder; pairs with an unknown word are skipped and counted in ``sim/<set>/oov``.
 
 ``--baselines random_init,ppmi_svd`` scores, beside the vectors, the same vocabulary at word2vec's
@@ -22,20 +29,26 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from scipy.stats import spearmanr
+from scipy.stats import pearsonr, spearmanr
 
 from multiview import paths
 from multiview.data.text.corpus import gensim_datapath
 from multiview.errors import UserError
+from multiview.eval.metrics.ranking import ranking_scores
 
 SHARED_WORD_SIM = paths.shared_data() / "text" / "word-sim"
 
 
+def fold_case(word: str) -> str:
+    """The form words are compared in: upper case, as gensim's ``case_insensitive=True``."""
+    return word.upper()
+
+
 def case_folded_index(words: list[str], limit: int | None = None) -> dict[str, int]:
-    """Lowercased word -> row; the most frequent spelling (first in the list) wins."""
+    """Case-folded word -> row; the most frequent spelling (first in the list) wins."""
     index: dict[str, int] = {}
     for i, w in enumerate(words[:limit]):
-        index.setdefault(w.lower(), i)
+        index.setdefault(fold_case(w), i)
     return index
 
 
@@ -47,36 +60,41 @@ def read_pairs(path: Path) -> list[tuple[str, str, float]]:
             continue
         parts = line.split()
         try:
-            pairs.append((parts[0].lower(), parts[1].lower(), float(parts[2])))
+            pairs.append((fold_case(parts[0]), fold_case(parts[1]), float(parts[2])))
         except (IndexError, ValueError):
             raise UserError(f"{path}:{n}: expected 'word1 word2 score', got {line.strip()!r}") from None
     return pairs
 
 
-def similarity_spearman(index, unit: torch.Tensor, pairs) -> dict[str, float]:
+def word_similarity(index, unit: torch.Tensor, pairs) -> dict[str, float]:
+    """Spearman's rho and Pearson's r between the pairs' human scores and their cosine similarity."""
     known = [(index[a], index[b], s) for a, b, s in pairs if a in index and b in index]
     oov = 1.0 - len(known) / max(1, len(pairs))
     if len(known) < 3:
         return {"oov": oov, "pairs": float(len(known))}
     a, b, gold = zip(*known)
     cos = (unit[list(a)] * unit[list(b)]).sum(1)
-    return {"spearman": float(spearmanr(gold, cos.numpy()).statistic), "oov": oov, "pairs": float(len(known))}
+    return {"spearman": float(spearmanr(gold, cos.numpy()).statistic),
+            "pearson": float(pearsonr(gold, cos.numpy().astype("float64")).statistic),
+            "oov": oov, "pairs": float(len(known))}
 
 
 def read_analogies(path: Path) -> list[tuple[str, str, str, str]]:
+    """Case-folded ``a b c d`` questions; section headers (``:``) and lines of another length skipped."""
     questions = []
     for line in open(path, encoding="utf-8"):
-        if line.startswith(":") or not line.strip():
-            continue
-        questions.append(tuple(w.lower() for w in line.split()[:4]))
+        words = line.split()
+        if not line.startswith(":") and len(words) == 4:
+            questions.append(tuple(fold_case(w) for w in words))
     return questions
 
 
-def analogy_accuracy(index, unit: torch.Tensor, questions, fold=None, batch: int = 2048) -> dict[str, float]:
+def analogy_accuracy(index, unit: torch.Tensor, questions, fold=None, batch: int = 512) -> dict[str, float]:
     """3CosAdd accuracy over questions whose four words are in ``index`` (rows of ``unit``).
 
-    Candidates are the rows of ``unit``; ``fold[row]`` maps a candidate to its case-folded row
-    (identity by default) before it is compared with the answer.
+    Candidates are the rows of ``unit``; ``fold[row]`` maps a candidate to the row of its
+    case-folded form (identity by default). Every candidate that folds to a, b or c is excluded,
+    and the answer is right when it folds to d.
     """
     known = [tuple(index[w] for w in q) for q in questions if all(w in index for w in q)]
     oov = 1.0 - len(known) / max(1, len(questions))
@@ -84,14 +102,17 @@ def analogy_accuracy(index, unit: torch.Tensor, questions, fold=None, batch: int
         return {"oov": oov, "questions": 0.0}
     q = torch.tensor(known)
     fold = torch.arange(len(unit)) if fold is None else torch.as_tensor(fold)
+    others = (fold != torch.arange(len(fold))).nonzero().squeeze(1)  # rows spelling a word seen before
     correct = 0
     for s in range(0, len(q), batch):
         a, b, c, d = q[s : s + batch].T
-        scores = F.normalize(unit[b] - unit[a] + unit[c], dim=1) @ unit.T
-        rows = torch.arange(len(a))
-        for excluded in (a, b, c):
-            scores[rows, excluded] = -float("inf")
-        correct += int((fold[scores.argmax(1)] == d).sum())
+        scores = ranking_scores(F.normalize(unit[b] - unit[a] + unit[c], dim=1) @ unit.T)
+        for excluded in (fold[a], fold[b], fold[c]):
+            scores[torch.arange(len(a)), excluded] = -float("inf")
+            row, j = (fold[others].unsqueeze(0) == excluded.unsqueeze(1)).nonzero(as_tuple=True)
+            scores[row, others[j]] = -float("inf")
+        best = scores.max(1)  # no finite candidate (a NaN vector) answers nothing
+        correct += int(((fold[best.indices] == fold[d]) & torch.isfinite(best.values)).sum())
     return {"accuracy": correct / len(known), "oov": oov, "questions": float(len(known))}
 
 
@@ -113,10 +134,10 @@ def evaluate_vectors(
     """All benchmarks as flat ``{"analogy/accuracy": ..., "sim/ws353/spearman": ...}``."""
     unit = F.normalize(torch.as_tensor(vectors).float()[:restrict_vocab], dim=1)
     index = case_folded_index(words, restrict_vocab)
-    fold = [index[w.lower()] for w in words[:restrict_vocab]]
+    fold = [index[fold_case(w)] for w in words[:restrict_vocab]]
     questions = read_analogies(questions or gensim_datapath("questions-words.txt"))
     out = {f"analogy/{k}": v for k, v in analogy_accuracy(index, unit, questions, fold).items()}
     for name, path in similarity_sets(word_sim_dir).items():
-        for k, v in similarity_spearman(index, unit, read_pairs(path)).items():
+        for k, v in word_similarity(index, unit, read_pairs(path)).items():
             out[f"sim/{name}/{k}"] = v
     return out
