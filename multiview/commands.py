@@ -16,7 +16,7 @@ class Command(NamedTuple):
 
 DATA = {
     "index": Command("multiview.data.video.index", "list the usable videos of a folder (probed in parallel, with labels, captions and a rejection report)"),
-    "ambient_targets": Command("multiview.data.audio.ambient_targets", "fit ambient-sound targets (PCA + k-means) on a video folder"),
+    "ambient_targets": Command("multiview.objectives.ambient_corpus", "fit ambient-sound targets (PCA + k-means) on a video folder"),
     "audio_folder": Command("multiview.data.audio.audio_folder", "print the classes, speakers and splits of a labelled audio folder"),
     "text": Command("multiview.data.text.corpus", "prepare and encode a text corpus once; print its figures"),
 }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data.audio.ambient_targets import cluster_label_agreement, main, window_starts
+from multiview.objectives.ambient_corpus import cluster_label_agreement, main, window_starts
 from multiview.errors import UserError
 from multiview.io import read_json
 from multiview.objectives.ambient_targets import AmbientTargets
