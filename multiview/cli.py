@@ -20,6 +20,9 @@ from multiview.errors import UserError
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
 TOOL_GROUPS = ("data", "eval")
+# Faults of user files that a reader did not name more precisely: still one line, not a traceback.
+USER_FAULTS = ("ValueError", "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "PermissionError",
+               "EOFError", "BadGzipFile", "UnicodeDecodeError", "DecompressionBombError")
 
 
 def _fail(message: str) -> int:
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(e, ArgumentError):
             return _fail(_short_parser_error(str(e)))
-        if type(e).__name__ in ("ValueError", "FileNotFoundError", "NotADirectoryError") and os.environ.get("MULTIVIEW_DEBUG") != "1":
+        if type(e).__name__ in USER_FAULTS and os.environ.get("MULTIVIEW_DEBUG") != "1":
             return _fail(f"{type(e).__name__}: {e}")
         raise
 

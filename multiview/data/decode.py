@@ -211,6 +211,8 @@ def _decode_span(path: str, start_s: float, end_s: float) -> tuple[np.ndarray, i
                     at = int(round((float(frame.pts * frame.time_base) - origin) * rate))
                 else:
                     at = last_end if last_end is not None else 0
+                if pieces and at / rate >= end_s:  # past the window: not needed, however far
+                    break
                 if at > rate * max_seconds(size):
                     raise DecodeError(f"{path}: audio timestamp {at / rate:.0f} s lies beyond what its "
                                       f"{size} bytes can hold; a corrupt or hostile file")
