@@ -140,12 +140,14 @@ def test_symlink_loops_give_each_video_once(tmp_path):
     (root / "sub" / "here").symlink_to(".")
     (root / "alias.mp4").symlink_to("a.mp4")
     (root / "gone.mp4").symlink_to("nowhere.mp4")
-    rejected, found = [], []
-    worker = threading.Thread(target=lambda: found.extend(index.discover(root, rejected=rejected)), daemon=True)
+    found = []
+    worker = threading.Thread(target=lambda: found.extend(index.discover(root)), daemon=True)
     worker.start()
     worker.join(timeout=60)
     assert not worker.is_alive(), "discover never finished"
     assert sorted(p.rsplit("/", 1)[-1] for p in found) == ["a.mp4", "b.mp4"]
+    usable, rejected, _ = index.build_index(root, tmp_path / "idx.jsonl", workers=1, quiet=True)
+    assert sorted(r["relpath"] for r in usable) == ["a.mp4", "sub/b.mp4"]
     assert [(r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected] == [
         ("gone.mp4", "cannot open (a dangling symbolic link)")]
 

@@ -194,6 +194,7 @@ def resolve_index(index: str, workers: int = 2) -> str:
     import hashlib
     from pathlib import Path
 
+    from multiview import cache_store
     from multiview.data.index import build_index
     from multiview.paths import cache_dir
 
@@ -204,7 +205,8 @@ def resolve_index(index: str, workers: int = 2) -> str:
         return str(path)
     root = path.resolve()
     out = cache_dir("video-index") / (hashlib.sha1(str(root).encode()).hexdigest()[:16] + ".jsonl")
-    build_index(root, out, workers, quiet=True)
+    with cache_store.locked(out):  # two ranks index the folder once; files unchanged are reused
+        build_index(root, out, workers, quiet=True)
     return str(out)
 
 
