@@ -71,6 +71,26 @@ def _bounded(fn, size: int):
     return result
 
 
+def check_reader(folder: Path, name: str, base: bytes, read, valid=lambda result: None, data=None):
+    """Feed ``read(path)`` random and mutated files: a valid result (checked by ``valid``) or one
+    line naming the file; allocation bounded by the file's size. The first call warms imports."""
+    path = folder / name
+    path.write_bytes(base)
+    read(path)
+
+    @FAST
+    @given(data if data is not None else inputs(base))
+    def check(raw):
+        path.write_bytes(raw)
+        result = _bounded(lambda: read(path), len(raw))
+        if isinstance(result, UserError):
+            assert str(path) in str(result) or repr(str(path)) in str(result)
+        else:
+            valid(result)
+
+    check()
+
+
 # --- word vectors ------------------------------------------------------------------------------
 
 def _vectors(binary: bool) -> bytes:
@@ -89,22 +109,12 @@ def _vectors(binary: bool) -> bytes:
 def test_word_vector_files(tmp_path_factory, binary):
     from multiview.data.word_vectors import load_word2vec
 
-    base = _vectors(binary)
-    folder = tmp_path_factory.mktemp("vectors")
-    (folder / "warm.bin").write_bytes(_vectors(True))
-    load_word2vec(folder / "warm.bin")  # imports and first-call allocations, outside the bound
+    def valid(result):
+        words, vectors = result
+        assert len(words) == vectors.shape[0] and vectors.dtype == torch.float32
 
-    @FAST
-    @given(inputs(base))
-    def check(data):
-        path = folder / ("v.bin" if binary else "v.txt")
-        path.write_bytes(data)
-        result = _bounded(lambda: load_word2vec(path), len(data))
-        if not isinstance(result, UserError):
-            words, vectors = result
-            assert len(words) == vectors.shape[0] and vectors.dtype == torch.float32
-
-    check()
+    check_reader(tmp_path_factory.mktemp("vectors"), "v.bin" if binary else "v.txt", _vectors(binary),
+                 load_word2vec, valid)
 
 
 # --- video index files -------------------------------------------------------------------------
@@ -124,7 +134,7 @@ def index_text(draw) -> bytes:
         r = dict(RECORD)
         for key in draw(st.lists(st.sampled_from(sorted(RECORD)), max_size=3)):
             if draw(st.booleans()):
-                r.pop(key)
+                r.pop(key, None)
             else:
                 r[key] = draw(JSON_VALUES)
         records.append(json.dumps(r))
@@ -135,20 +145,13 @@ def index_text(draw) -> bytes:
 def test_index_files(tmp_path_factory):
     from multiview.data.index import RECORD_TYPES, load_index
 
-    folder = tmp_path_factory.mktemp("index")
+    def valid(records):  # what loads is what the readers can use
+        for r in records:
+            assert isinstance(r["path"], str) and isinstance(r["duration"], (int, float))
+            assert all(r.get(k) is None or isinstance(r[k], t) for k, t in RECORD_TYPES.items())
 
-    @FAST
-    @given(index_text())
-    def check(data):
-        path = folder / "idx.jsonl"
-        path.write_bytes(data)
-        result = _bounded(lambda: load_index(path), len(data))
-        if not isinstance(result, UserError):
-            for r in result:  # what loads is what the readers can use
-                assert isinstance(r["path"], str) and isinstance(r["duration"], (int, float))
-                assert all(r.get(k) is None or isinstance(r[k], t) for k, t in RECORD_TYPES.items())
-
-    check()
+    check_reader(tmp_path_factory.mktemp("index"), "idx.jsonl", json.dumps(RECORD).encode(), load_index, valid,
+                 data=index_text())
 
 
 # --- TSVs --------------------------------------------------------------------------------------
@@ -156,40 +159,24 @@ def test_index_files(tmp_path_factory):
 def test_annotation_tsvs(tmp_path_factory):
     from multiview.data.annotations import read_tsv
 
-    base = b"file\tlabel\tcaption\na.mp4\tdog\ta dog barks\nsub/b.mp4\tcat\t\n"
-    folder = tmp_path_factory.mktemp("tsv")
-
-    @FAST
-    @given(inputs(base))
-    def check(data):
-        path = folder / "labels.tsv"
-        path.write_bytes(data)
-        entries, note = read_tsv(path)
-        assert isinstance(entries, dict) and (note is None or str(path) in note)
+    def valid(result):
+        entries, note = result
+        assert isinstance(entries, dict) and (note is None or "labels.tsv" in note)
         for entry in entries.values():
             assert set(entry) <= {"label", "caption"} and all(isinstance(v, str) for v in entry.values())
 
-    check()
+    base = b"file\tlabel\tcaption\na.mp4\tdog\ta dog barks\nsub/b.mp4\tcat\t\n"
+    check_reader(tmp_path_factory.mktemp("tsv"), "labels.tsv", base, read_tsv, valid)
 
 
 def test_labelled_text_files(tmp_path_factory):
     from multiview.data.text_labels import labelled_lines
 
+    def valid(result):
+        assert len(result.texts) == len(result.labels) and len(result.classes) >= 2
+
     base = b"__label__pos a fine film\n__label__neg a dull film\ngood fun\tpos\n"
-    folder = tmp_path_factory.mktemp("labelled")
-    (folder / "warm.txt").write_bytes(base)
-    labelled_lines(folder / "warm.txt")
-
-    @FAST
-    @given(inputs(base))
-    def check(data):
-        path = folder / "labels.txt"
-        path.write_bytes(data)
-        result = _bounded(lambda: labelled_lines(path), len(data))
-        if not isinstance(result, UserError):
-            assert len(result.texts) == len(result.labels) and len(result.classes) >= 2
-
-    check()
+    check_reader(tmp_path_factory.mktemp("labelled"), "labels.txt", base, labelled_lines, valid)
 
 
 # --- tar and gzip files ------------------------------------------------------------------------
@@ -231,19 +218,8 @@ def test_gzip_corpora(tmp_path_factory):
     from multiview.data.text import iter_sentences
 
     base = gzip.compress(b"the cat sat on the mat\nthe dog ran\n" * 20)
-    folder = tmp_path_factory.mktemp("gz")
-    (folder / "warm.gz").write_bytes(base)
-    list(iter_sentences(folder / "warm.gz"))
-
-    @FAST
-    @given(inputs(base))
-    def check(data):
-        path = folder / "corpus.txt.gz"
-        path.write_bytes(data)
-        result = _bounded(lambda: list(iter_sentences(path)), len(data))
-        assert isinstance(result, (list, UserError))
-
-    check()
+    check_reader(tmp_path_factory.mktemp("gz"), "corpus.txt.gz", base, lambda p: list(iter_sentences(p)),
+                 lambda sentences: all(isinstance(w, str) for s in sentences for w in s))
 
 
 # --- checkpoints -------------------------------------------------------------------------------
@@ -253,22 +229,9 @@ def test_checkpoints(tmp_path_factory):
 
     buf = io.BytesIO()
     torch.save({"state_dict": {"w": torch.arange(6.0).reshape(2, 3), "b": torch.zeros(2)}, "epoch": 3}, buf)
-    base = buf.getvalue()
-    folder = tmp_path_factory.mktemp("ckpt")
-
-    @FAST
-    @given(inputs(base))
-    def check(data):
-        path = folder / "last.ckpt"
-        path.write_bytes(data)
-        try:
-            state = read_state(path)
-        except UserError as e:
-            assert str(path) in str(e) and "\n" not in str(e)
-            return
-        assert all(torch.is_tensor(v) and v.numel() <= len(data) for v in state.values())
-
-    check()
+    size = len(buf.getvalue()) + 64
+    check_reader(tmp_path_factory.mktemp("ckpt"), "last.ckpt", buf.getvalue(), read_state,
+                 lambda state: all(torch.is_tensor(v) and v.numel() <= size for v in state.values()))
 
 
 # --- recipes through the CLI parser ------------------------------------------------------------
