@@ -52,6 +52,13 @@ def mutated(draw, base: bytes) -> bytes:
     return bytes(data)
 
 
+@st.composite
+def lying_header(draw, base: bytes) -> bytes:
+    """``base`` (a word-vector file) whose ``<count> <dim>`` line is replaced by random numbers."""
+    count, dim = draw(st.integers(0, 10**6)), draw(st.integers(0, 2000))
+    return f"{count} {dim}\n".encode() + base.split(b"\n", 1)[1]
+
+
 def inputs(base: bytes):
     return st.one_of(st.binary(max_size=400), mutated(base))
 
@@ -113,8 +120,9 @@ def test_word_vector_files(tmp_path_factory, binary):
         words, vectors = result
         assert len(words) == vectors.shape[0] and vectors.dtype == torch.float32
 
-    check_reader(tmp_path_factory.mktemp("vectors"), "v.bin" if binary else "v.txt", _vectors(binary),
-                 load_word2vec, valid)
+    base = _vectors(binary)
+    check_reader(tmp_path_factory.mktemp("vectors"), "v.bin" if binary else "v.txt", base,
+                 load_word2vec, valid, data=st.one_of(inputs(base), lying_header(base)))
 
 
 # --- video index files -------------------------------------------------------------------------
