@@ -47,7 +47,7 @@ def test_sigterm_to_the_group_keeps_the_partial_index_and_the_next_run_finishes_
     assert 3 <= len(partial) < 14
     assert all(r in _lines(whole) for r in partial)  # every flushed record is a finished one
 
-    usable, rejected, stats = index.build_index(root, out, workers=1, quiet=True)
+    _, rejected, stats = index.build_index(root, out, workers=1, quiet=True)
     assert stats["reused"] >= len(partial) and stats["probed"] == 15 - stats["reused"]
     assert _lines(out) == _lines(whole)
     assert _lines(index.report_path(out)) == _lines(index.report_path(whole))

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from multiview.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+COMMON = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": True, "database": None}
 FAST = settings(max_examples=60, **COMMON)
 SLOW = settings(max_examples=20, phases=[Phase.explicit, Phase.generate], **COMMON)  # no slow shrinking
 

@@ -21,7 +21,6 @@ from multiview.errors import UserError
 from tests.av_media import write_video
 from tests.hostile_media import write_mkv, write_ogg_tagged, write_wav_tagged
 
-
 # --- sizes declared in headers ------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,head", [("big.bin", b"3000000000 300\n"), ("big.txt", b"3000000000 300\n")])
