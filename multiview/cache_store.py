@@ -11,9 +11,9 @@ baselines) lives under ``paths.cache_dir(kind)`` and goes through here:
 * **tars** are extracted into such a temp folder and renamed into place only after every member
   was read to the end (the gzip CRC and length are checked there), so a corrupt archive is never
   taken for a complete extraction;
-* **budget**: an entry is one child of a managed kind folder (:func:`folder`) (a file, or an extracted folder); after a
-  write, entries are evicted least recently used first (by mtime, refreshed
-  on every hit) until the whole cache is under ``MULTIVIEW_CACHE_BYTES`` (default 20 GB);
+* **budget**: an entry is one child (a file, or an extracted folder) of a kind folder made by
+  :func:`folder`; after a write, entries are evicted least recently used first (by mtime,
+  refreshed on every hit) until the cache is under ``MULTIVIEW_CACHE_BYTES`` (default 20 GB);
 * **sweep**: temp files whose process is gone (a kill mid-write) are removed.
 """
 

@@ -100,7 +100,8 @@ def test_one_maker_per_entry_across_threads(tmp_path):
 def test_temp_files_of_dead_processes_are_swept(tmp_path, monkeypatch):
     monkeypatch.setenv("MULTIVIEW_HOME", str(tmp_path / "home"))
     kind = cache_store.folder("decoded-x")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
     pid = int(dead.stdout)
     stale = kind / f".e.pt.{pid}.0123abcd.tmp"
     stale.write_bytes(b"torn")
