@@ -21,6 +21,9 @@ from multiview.commands import GROUPS, listing
 from multiview.errors import UserError
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
+# Faults of user files that a reader did not name more precisely: still one line, not a traceback.
+USER_FAULTS = ("ValueError", "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "PermissionError",
+               "EOFError", "BadGzipFile", "UnicodeDecodeError", "DecompressionBombError")
 
 
 def _fail(message: str) -> int:
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(e, ArgumentError):
             return _fail(_short_parser_error(str(e)))
-        if type(e).__name__ in ("ValueError", "FileNotFoundError", "NotADirectoryError") and os.environ.get("MULTIVIEW_DEBUG") != "1":
+        if type(e).__name__ in USER_FAULTS and os.environ.get("MULTIVIEW_DEBUG") != "1":
             return _fail(f"{type(e).__name__}: {e}")
         raise
 

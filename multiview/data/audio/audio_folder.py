@@ -26,6 +26,7 @@ import torch
 import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
+from multiview.data.media import Skipped
 from multiview.errors import UserError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
@@ -51,18 +52,44 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def read_any(path: str | Path) -> tuple[np.ndarray, int]:
+    """Mono samples and rate of any audio file (PCM WAV with ``wave``, the rest with PyAV)."""
     if Path(path).suffix.lower() == ".wav":
-        return read_wav(path)
+        try:
+            return read_wav(path)
+        except UserError as wav_error:  # float or extensible WAV: try FFmpeg before giving up
+            try:
+                return read_av(path)
+            except UserError:
+                raise wav_error from None
+    return read_av(path)
+
+
+def read_av(path: str | Path) -> tuple[np.ndarray, int]:
     import av
 
+    from multiview.data.media import READ_ERRORS, max_seconds, open_av, reason
+
     try:
-        with av.open(str(path)) as container:
+        limit = max_seconds(Path(path).stat().st_size)
+        with open_av(path) as container:
+            if not container.streams.audio:
+                raise UserError(f"{path}: no audio stream")
             stream = container.streams.audio[0]
-            chunks = [f.to_ndarray().reshape(f.layout.nb_channels if f.format.is_planar else 1, -1)
-                      for f in container.decode(stream)]
-            rate = stream.rate
-    except (av.FFmpegError, IndexError, OSError) as e:
-        raise UserError(f"{path}: cannot decode audio ({e})") from None
+            rate = int(stream.rate or 0)
+            if rate <= 0:
+                raise UserError(f"{path}: audio stream has no sample rate")
+            chunks, total = [], 0
+            for f in container.decode(stream):
+                chunks.append(f.to_ndarray().reshape(f.layout.nb_channels if f.format.is_planar else 1, -1))
+                total += chunks[-1].shape[1]
+                if total > limit * rate:
+                    raise UserError(f"{path}: decodes to more audio than its size can hold")
+    except UserError:
+        raise
+    except READ_ERRORS + (av.FFmpegError,) as e:
+        raise UserError(f"{path}: cannot decode audio ({reason(e)})") from None
+    if not chunks:
+        raise UserError(f"{path}: audio stream has no decodable samples")
     x = np.concatenate([c.mean(0) for c in chunks]).astype(np.float32)
     return x, rate
 
@@ -84,7 +111,7 @@ def resolve(path: str | Path) -> Path:
     """A folder of audio, extracting a ``.tar`` once into the cache."""
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path):
-        from multiview.data.image.images import extract_tar
+        from multiview.cache_store import extract_tar
 
         return extract_tar(path)
     if not path.is_dir():
@@ -148,7 +175,17 @@ class AudioFolderDataset(Dataset):
             val_speakers = (speakers[-k - 1],) if val_speakers is None else val_speakers
         clips = split_clips(all_clips, split, tuple(test_speakers), tuple(val_speakers))
         n = int(round(seconds * sample_rate))
-        decoded = [read_any(f) for f, _, _ in clips]
+        skipped = Skipped(f"{root} ({split})")
+        decoded = []
+        for clip in clips:
+            try:
+                decoded.append((clip, read_any(clip[0])))
+            except UserError as e:
+                skipped.add(clip[0], str(e))
+        skipped.require_some(len(clips))
+        skipped.report(len(clips))
+        self.skipped = len(skipped)
+        clips, decoded = [c for c, _ in decoded], [d for _, d in decoded]
         self.waves = torch.zeros(len(clips), n)
         for rate in sorted({r for _, r in decoded}):  # resample each rate's clips as one batch
             idx = [i for i, (_, r) in enumerate(decoded) if r == rate]

@@ -9,8 +9,7 @@ into the cache. Images are decoded once into a uint8 array cached beside the ext
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
+import sys
 import tarfile
 from pathlib import Path
 
@@ -21,51 +20,41 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from multiview import paths
+from multiview import cache_store
 from multiview.data.loader import ResumableBatches
+from multiview.data.media import READ_ERRORS, Skipped, reason
 from multiview.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def _key(path: Path) -> str:
-    st = path.stat()
-    return hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
-
-
-def extract_tar(tar_path: str | Path) -> Path:
-    """Extract ``tar_path`` once into the cache (safe ``data`` filter) and return the folder."""
-    tar_path = Path(tar_path)
-    out = paths.cache_dir("extracted") / f"{tar_path.name.split('.')[0]}-{_key(tar_path)}"
-    if (out / ".complete").exists():
-        return out
-    with open(str(out) + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / ".complete").exists():
-            try:
-                with tarfile.open(tar_path) as tar:
-                    tar.extractall(out, filter="data")
-            except (tarfile.TarError, OSError) as e:
-                raise UserError(f"{tar_path}: cannot extract ({e})") from None
-            (out / ".complete").touch()
-    return out
-
-
 def resolve_root(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path):
-        return extract_tar(path)
+        return cache_store.extract_tar(path)
     if not path.is_dir():
         raise UserError(f"data.path: expected an image folder or a .tar of one, got {str(path)!r}")
     return path
 
 
-def list_split(root: Path, split: str) -> tuple[list[Path], list[int], list[str]]:
-    """Image paths, class ids and class names of ``split`` ("train" or "test")."""
+def list_split(root: Path, split: str, classes: list[str] | None = None) -> tuple[list[Path], list[int], list[str]]:
+    """Image paths, class ids and class names of ``split`` ("train" or "test").
+
+    ``classes`` (the training split's) maps folders to ids by name, so a class missing from
+    ``test/`` shifts no other label; a test class unknown to training is left out, with a note.
+    """
     base = root / split if (root / split).is_dir() else root
-    classes = sorted(d.name for d in base.iterdir() if d.is_dir() and d.name not in ("train", "test"))
+    found_classes = sorted(d.name for d in base.iterdir() if d.is_dir() and d.name not in ("train", "test"))
+    if classes is None:
+        classes = found_classes
+    unknown = sorted(set(found_classes) - set(classes))
+    if unknown:
+        print(f"{base}: classes {unknown} are not in the training split; their images are left out",
+              file=sys.stderr)
     files, labels = [], []
     for c, name in enumerate(classes):
+        if not (base / name).is_dir():
+            continue
         found = sorted(p for p in (base / name).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if base == root:  # flat folder: deterministic 4:1 split
             found = [p for i, p in enumerate(found) if (i % 5 == 4) == (split == "test")]
@@ -76,26 +65,48 @@ def list_split(root: Path, split: str) -> tuple[list[Path], list[int], list[str]
     return files, labels, classes
 
 
-def decode_split(root: Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """All images of a split as uint8 ``[N, 3, size, size]``, cached as ``.npy``."""
-    files, labels, classes = list_split(root, split)
-    digest = hashlib.sha1("\n".join(str(f) for f in files).encode()).hexdigest()[:10]
-    cache = paths.cache_dir("decoded") / f"{root.name}-{split}-{size}-{digest}.npy"
-    if cache.exists():
-        return np.load(cache, allow_pickle=False), np.asarray(labels), classes
-    out = np.empty((len(files), 3, size, size), np.uint8)
-    for i, f in enumerate(files):
-        try:
-            img = Image.open(f).convert("RGB")
-        except OSError as e:
-            raise UserError(f"{f}: not a readable image ({e})") from None
-        if img.size != (size, size):
-            img = img.resize((size, size), Image.BILINEAR)
-        out[i] = np.asarray(img).transpose(2, 0, 1)
-    tmp = cache.with_suffix(".tmp.npy")
-    np.save(tmp, out, allow_pickle=False)
-    tmp.replace(cache)
-    return out, np.asarray(labels), classes
+def read_image(path: Path, size: int) -> np.ndarray:
+    """uint8 ``[3, size, size]``; a corrupt, truncated, huge or unreadable file raises UserError."""
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            if img.size != (size, size):
+                img = img.resize((size, size), Image.BILINEAR)
+            return np.asarray(img).transpose(2, 0, 1)
+    except (Image.DecompressionBombError, *READ_ERRORS) as e:
+        raise UserError(f"{path}: not a readable image ({reason(e)})") from None
+
+
+def decode_split(root: Path, split: str, size: int,
+                 classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """All readable images of a split as uint8 ``[N, 3, size, size]`` (unreadable ones skipped and
+    counted), cached as ``.npz`` under a key of every file's path, size and mtime."""
+    files, labels, classes = list_split(root, split, classes)
+    key = cache_store.digest(cache_store.tree_key(files), size, classes)
+    entry = cache_store.folder("decoded-images") / f"{root.name}-{split}-{size}-{key}.npz"
+    with cache_store.locked(entry):
+        if not entry.is_file():
+            skipped = Skipped(f"{root} ({split})")
+            out, kept = np.empty((len(files), 3, size, size), np.uint8), []
+            for i, f in enumerate(files):
+                try:
+                    out[len(kept)] = read_image(f, size)
+                    kept.append(i)
+                except UserError as e:
+                    skipped.add(f, str(e))
+            skipped.require_some(len(files))
+            skipped.report(len(files))
+            cache_store.write(entry, lambda tmp: _save_npz(tmp, images=out[: len(kept)],
+                                                           kept=np.asarray(kept, np.int64)))
+        cache_store.touch(entry)
+        with np.load(entry, allow_pickle=False) as saved:
+            images, kept = saved["images"], saved["kept"]
+    return images, np.asarray(labels)[kept], classes
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a path
+        np.savez(f, **arrays)
 
 
 class ImageArrayDataset(Dataset):
@@ -150,7 +161,7 @@ class ImageFolderData(ResumableBatches, L.LightningDataModule):
             return
         root = resolve_root(self.path)
         train, train_y, self.classes = decode_split(root, "train", self.size)
-        test, test_y, _ = decode_split(root, "test", self.size)
+        test, test_y, _ = decode_split(root, "test", self.size, self.classes)
         train, train_y = self._subset(train, train_y, self.train_limit)
         test, test_y = self._subset(test, test_y, self.test_limit)
         self.train_set = ImageArrayDataset(train, train_y, augment=self.augment, seed=self.seed)

@@ -17,6 +17,7 @@ import bz2
 import gzip
 import hashlib
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,11 +101,14 @@ def iter_sentences(
     path: str | Path, tokenizer: str = "simple", max_sentence_length: int = 10000
 ) -> Iterator[list[str]]:
     """Stream token lists from a text file, one per line, split at ``max_sentence_length``."""
-    with _open_text(Path(path)) as f:
-        for line in f:
-            tokens = tokenize(line, tokenizer)
-            for i in range(0, len(tokens), max_sentence_length):
-                yield tokens[i : i + max_sentence_length]
+    try:
+        with _open_text(Path(path)) as f:
+            for line in f:
+                tokens = tokenize(line, tokenizer)
+                for i in range(0, len(tokens), max_sentence_length):
+                    yield tokens[i : i + max_sentence_length]
+    except (OSError, EOFError, zlib.error, ValueError) as e:  # BadGzipFile, a truncated .gz or .bz2
+        raise UserError(f"corpus {str(path)!r}: cannot read ({type(e).__name__}: {e})") from None
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:

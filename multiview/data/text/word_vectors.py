@@ -46,6 +46,40 @@ def load_word2vec(path: str | Path, binary: bool | None = None) -> tuple[list[st
     return list(kv.index_to_key), torch.from_numpy(np.array(kv.vectors, dtype=np.float32))
 
 
+MAX_DIM = 100_000
+# gensim opens these compressed; their content can be at most this many times the file's size
+COMPRESSED = {".gz": 1100, ".bz2": 1_500_000}
+
+
+def check_header(path: Path, binary: bool) -> tuple[int, int]:
+    """``(count, dim)`` from the first line, refused unless the file is big enough to hold them.
+
+    A binary row is at least a 1-byte word, a space and ``4 * dim`` bytes; a text row at least a
+    word and ``dim`` space-separated numbers (``2 * dim + 1`` bytes). A header that declares more
+    rows than that would otherwise make the reader allocate ``count x dim`` floats up front.
+    """
+    from gensim import utils
+
+    where = f"vectors {str(path)!r}"
+    try:
+        with utils.open(str(path), "rb") as f:
+            line = f.readline(256)
+    except (OSError, EOFError, ValueError) as e:
+        raise UserError(f"{where}: cannot read ({type(e).__name__}: {e})") from None
+    parts = line.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise UserError(f"{where}: first line {line[:60]!r} is not '<count> <dim>'; expected a word2vec file")
+    count, dim = int(parts[0]), int(parts[1])
+    if not 0 < dim <= MAX_DIM:
+        raise UserError(f"{where}: header declares {dim} dimensions; expected 1 to {MAX_DIM}")
+    room = path.stat().st_size * COMPRESSED.get(path.suffix, 1) - len(line)
+    row = 4 * dim + 2 if binary else 2 * dim + 1
+    if count * row > room:
+        raise UserError(f"{where}: header declares {count} words of {dim} dimensions, more than its "
+                        f"{path.stat().st_size} bytes can hold")
+    return count, dim
+
+
 def load_keyed_vectors(path: str | Path, binary: bool | None = None):
     from gensim.models import KeyedVectors
 
@@ -53,11 +87,12 @@ def load_keyed_vectors(path: str | Path, binary: bool | None = None):
     if not path.is_file():
         raise UserError(f"vectors {str(path)!r}: no such file; expected a word2vec .txt or .bin file")
     binary = is_binary(path) if binary is None else binary
+    check_header(path, binary)
     try:
         return KeyedVectors.load_word2vec_format(str(path), binary=binary)
-    except (ValueError, UnicodeDecodeError, EOFError) as err:
+    except (ValueError, UnicodeError, EOFError, KeyError, IndexError, OSError) as err:
         kind = "binary" if binary else "text"
-        raise UserError(f"vectors {str(path)!r}: not a word2vec {kind} file ({err})") from None
+        raise UserError(f"vectors {str(path)!r}: not a word2vec {kind} file ({type(err).__name__}: {err})") from None
 
 
 def to_keyed_vectors(words: list[str], vectors, counts=None):

@@ -30,8 +30,11 @@ def _pick(header: list[str], names: tuple[str, ...]) -> int | None:
 
 def read_tsv(path: Path) -> tuple[dict[str, dict], str | None]:
     """``{absolute video path: {"label"?, "caption"?}}`` from one TSV, and a note if it was skipped."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    except (csv.Error, OSError) as e:  # a field over csv's size limit, a folder, no permission
+        return {}, f"{path}: cannot read ({type(e).__name__}: {getattr(e, 'strerror', None) or e}); ignored"
     if not rows:
         return {}, f"{path}: empty TSV; ignored"
     header = rows[0]

@@ -1,9 +1,9 @@
 """Optional on-disk caches of decoded media for repeated epochs, invalidated when the source changes.
 
-An entry is keyed by the source's absolute path and the decoding parameters, and stores the
-source's size and mtime beside the tensor; a lookup whose source no longer matches decodes again
-and overwrites the entry. Entries are written atomically with :func:`multiview.io.save_tensors`
-and read with ``weights_only=True``.
+An entry is keyed by the source's absolute path, size, mtime and the decoding parameters, and
+stores the size and mtime beside the tensor too; a lookup whose source no longer matches decodes
+again. Entries are made under a lock, written to a unique temp file and renamed, and counted in
+the cache's byte budget (:mod:`multiview.cache_store`); they are read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -17,36 +17,48 @@ from typing import Callable
 import numpy as np
 import torch
 
-from multiview.io import load_tensors, save_tensors
-from multiview.paths import cache_dir
+from multiview import cache_store
+from multiview.io import load_tensors
 
 
 class DecodeCache:
-    """Tensors decoded from media files, under ``cache_dir("decoded", kind)`` unless ``root`` is given."""
+    """Tensors decoded from media files, under ``cache_dir("decoded-" + kind)`` unless ``root`` is given."""
 
     def __init__(self, kind: str, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root is not None else cache_dir("decoded", kind)
+        self.root = Path(root) if root is not None else cache_store.folder(f"decoded-{kind}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.hits = self.misses = 0
 
-    def entry(self, path: str, params: dict) -> Path:
-        key = json.dumps([os.path.abspath(path), params], sort_keys=True)
+    def entry(self, path: str, params: dict, st: os.stat_result | None = None) -> Path:
+        st = st or os.stat(path)
+        key = json.dumps([os.path.abspath(path), st.st_size, st.st_mtime_ns, params], sort_keys=True)
         return self.root / (hashlib.sha1(key.encode()).hexdigest() + ".pt")
 
-    def get(self, path: str, params: dict, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-        st = os.stat(path)
-        entry = self.entry(path, params)
+    def _load(self, entry: Path, st: os.stat_result):
         if entry.is_file():
             try:
                 saved = load_tensors(entry)
                 if saved["size"] == st.st_size and saved["mtime_ns"] == st.st_mtime_ns:
-                    self.hits += 1
+                    cache_store.touch(entry)
                     return saved["data"]
             except Exception:  # a torn or foreign file: decode again and overwrite it
                 pass
-        self.misses += 1
-        data = make()
-        save_tensors(entry, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "data": data})
+        return None
+
+    def get(self, path: str, params: dict, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        st = os.stat(path)
+        entry = self.entry(path, params, st)
+        data = self._load(entry, st)
+        if data is None:
+            with cache_store.locked(entry):  # another rank may have made it meanwhile
+                data = self._load(entry, st)
+                if data is None:
+                    self.misses += 1
+                    data = make()
+                    saved = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "data": data}
+                    cache_store.write(entry, lambda tmp: torch.save(saved, tmp))
+                    return data
+        self.hits += 1
         return data
 
 

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from multiview.data.loader import ResumableBatches
 from multiview.data.video.clips import NO_AUDIO, POSITIONS, ClipDataset, ClipSampler, _choice
 from multiview.data.video.index import build_index, load_index
+from multiview import cache_store
 from multiview.errors import UserError
 from multiview.paths import cache_dir
 
@@ -57,7 +58,8 @@ def resolve_index(index: str, workers: int = 2) -> str:
         return str(path)
     root = path.resolve()
     out = cache_dir("video-index") / (hashlib.sha1(str(root).encode()).hexdigest()[:16] + ".jsonl")
-    build_index(root, out, workers, quiet=True)
+    with cache_store.locked(out):  # two ranks index the folder once; files unchanged are reused
+        build_index(root, out, workers, quiet=True)
     return str(out)
 
 

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from multiview.data.video.readers import DecordVideo, PyAVVideo
+from multiview.data.media import max_seconds, open_av
+from multiview.data.video.readers import DecordVideo, ImplausibleHeader, PyAVVideo
 
 BACKENDS = {"pyav": PyAVVideo, "decord": DecordVideo}
 DEFAULT_BACKEND = "pyav"
@@ -138,6 +139,8 @@ def video_reader(path: str | Path, size: int | None = None):
             return _cached(name, path, lambda: BACKENDS[name](path))
         except DecodeError:
             raise
+        except ImplausibleHeader as e:  # not handed to the other backend, which would trust it
+            raise DecodeError(f"{path}: {e}") from None
         except Exception as e:  # decord raises DECORDError, PyAV its own FFmpeg errors
             errors.append(f"{name}: {_reason(e)}")
     raise DecodeError(f"{path}: cannot decode video ({'; '.join(errors)})")
@@ -180,10 +183,9 @@ def _frames_of(container, stream):
 
 def _decode_span(path: str, start_s: float, end_s: float) -> tuple[np.ndarray, int, int]:
     """Native-rate mono samples covering ``[start_s, end_s)``: (samples, rate, index of the first)."""
-    import av
-
     try:
-        with av.open(path) as c:
+        size = os.path.getsize(path)
+        with open_av(path) as c:
             if not c.streams.audio:
                 raise DecodeError(f"{path}: no audio stream")
             a = c.streams.audio[0]
@@ -209,6 +211,11 @@ def _decode_span(path: str, start_s: float, end_s: float) -> tuple[np.ndarray, i
                     at = int(round((float(frame.pts * frame.time_base) - origin) * rate))
                 else:
                     at = last_end if last_end is not None else 0
+                if pieces and at / rate >= end_s:  # past the window: not needed, however far
+                    break
+                if at > rate * max_seconds(size):
+                    raise DecodeError(f"{path}: audio timestamp {at / rate:.0f} s lies beyond what its "
+                                      f"{size} bytes can hold; a corrupt or hostile file")
                 pieces.append((at, mono))
                 last_end = at + len(mono)
                 if at / rate >= end_s:
@@ -281,10 +288,8 @@ def audio_track(path: str | Path, sample_rate: int) -> np.ndarray:
 
 def probe(path: str | Path) -> MediaInfo:
     """Container metadata read with PyAV, without decoding; raises DecodeError naming the file."""
-    import av
-
     try:
-        with av.open(str(path)) as c:
+        with open_av(path) as c:
             if not c.streams.video:
                 raise DecodeError(f"{path}: no video stream")
             v = c.streams.video[0]

@@ -11,13 +11,18 @@ Finds video files recursively, probes each in a pool of child processes
 Re-running with the same ``--out`` probes only files whose (path, size, mtime) changed. A probe
 that kills its child process (a decoder crash), or runs past ``--timeout`` seconds (a decoder
 stuck on a hostile file: the child's alarm ends it), rejects that file and the indexer goes on.
+
+Both files are rewritten (atomically) as probing goes, every ``--flush-seconds``, and on SIGTERM
+or Ctrl-C (exit 143 / 130), so an interrupted index keeps what it probed and the next run
+continues from there. Symbolic links are followed, each folder and file once (by device and
+inode, so a link to a parent folder cannot loop); a dangling link or a file deleted while the
+index is built is rejected with its reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import signal
 import sys
@@ -28,10 +33,17 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
+from multiview.data.index_records import (  # noqa: F401
+    RECORD_TYPES,
+    check_record,
+    load_index,
+    read_jsonl,
+    write_jsonl,
+)
 from multiview.errors import UserError
-from multiview.io import atomic_write
 
 PROBE_TIMEOUT_S = 120
+FLUSH_S = 30.0
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".webm", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".flv",
                     ".ogv", ".wmv", ".3gp", ".ts", ".mts")
 
@@ -40,44 +52,33 @@ def report_path(index: Path) -> Path:
     return index.with_name(index.name.removesuffix(".jsonl") + ".rejected.jsonl")
 
 
-def discover(root: Path, extensions=VIDEO_EXTENSIONS) -> list[str]:
-    """Absolute paths of the files under ``root`` with a video extension, sorted."""
+def discover(root: Path, extensions=VIDEO_EXTENSIONS, rejected: list[dict] | None = None) -> list[str]:
+    """Absolute paths of the files under ``root`` with a video extension, sorted; each folder and
+    each file once (by device and inode); unreadable entries go to ``rejected``."""
     exts = {e.lower() for e in extensions}
-    found = []
+    found, seen_dirs, seen_files = [], set(), set()
+    rejected = [] if rejected is None else rejected
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a link back to a folder already walked
+            dirnames[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [os.path.join(dirpath, f) for f in filenames
-                  if not f.startswith(".") and os.path.splitext(f)[1].lower() in exts]
-    return sorted(os.path.abspath(p) for p in found)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path}: line {n} is not JSON ({e.msg}); expected a video index") from None
-    return records
-
-
-def load_index(path: str | os.PathLike) -> list[dict]:
-    """The usable-video records of an index written by ``multiview data index``."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{path}: no such index; make one with `multiview data index FOLDER --out {path}`")
-    records = read_jsonl(path)
-    for r in records:
-        if "path" not in r or "duration" not in r:
-            raise UserError(f"{path}: record without 'path'/'duration'; expected a video index")
-    return records
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
-    atomic_write(path, lambda f: f.write(text), mode="w")
+        for f in sorted(filenames):
+            if f.startswith(".") or os.path.splitext(f)[1].lower() not in exts:
+                continue
+            path = os.path.abspath(os.path.join(dirpath, f))
+            try:
+                st = os.stat(path)
+            except OSError as e:
+                why = "a dangling symbolic link" if os.path.islink(path) else (e.strerror or type(e).__name__)
+                rejected.append({"path": path, "size": 0, "mtime_ns": 0, "reason": f"cannot open ({why})"})
+                continue
+            if (st.st_dev, st.st_ino) not in seen_files:
+                seen_files.add((st.st_dev, st.st_ino))
+                found.append(path)
+    return sorted(found)
 
 
 def _progress(total: int, quiet: bool):
@@ -87,7 +88,16 @@ def _progress(total: int, quiet: bool):
                 dynamic_ncols=True, file=sys.stderr)
 
 
-def _run_pool(paths: list[str], workers: int, probe: Callable, bar) -> tuple[dict, list[str]]:
+class Terminated(Exception):
+    """SIGTERM reached the indexer (raised in the main thread by its handler)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _run_pool(paths: list[str], workers: int, probe: Callable, bar,
+              on_result: Callable[[str, dict], None]) -> tuple[dict, list[str]]:
     """Probe ``paths`` in a pool; results so far and the paths left when the pool broke."""
     results: dict[str, dict] = {}
     ctx = get_context("spawn")
@@ -96,9 +106,13 @@ def _run_pool(paths: list[str], workers: int, probe: Callable, bar) -> tuple[dic
         try:
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
+                on_result(futures[fut], results[futures[fut]])
                 bar.update(1)
         except BrokenProcessPool:
             pass
+        except BaseException:  # interrupted: do not wait for the files not started yet
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return results, [p for p in paths if p not in results]
 
 
@@ -118,21 +132,26 @@ def _isolated(path: str, probe: Callable, timeout: float) -> dict:
         try:
             return pool.submit(_guarded, probe, timeout, path).result()
         except BrokenProcessPool:
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except OSError as e:
+                return {"path": path, "size": 0, "mtime_ns": 0, "reason": f"cannot open ({e.strerror})"}
             reason = (f"probing took longer than {timeout:g} s (the decoder hung on this file)"
                       if time.monotonic() - start >= timeout else "the decoder crashed while probing this file")
             return {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "reason": reason}
 
 
 def probe_all(paths: list[str], workers: int, probe: Callable, quiet: bool = False,
-              timeout: float = PROBE_TIMEOUT_S) -> dict[str, dict]:
-    """Probe every path; survives children killed by a decoder crash or by the timeout."""
+              timeout: float = PROBE_TIMEOUT_S,
+              on_result: Callable[[str, dict], None] = lambda path, record: None) -> dict[str, dict]:
+    """Probe every path; survives children killed by a decoder crash or by the timeout.
+    ``on_result(path, record)`` is called as each result comes in."""
     results: dict[str, dict] = {}
     pending = list(paths)
     guarded = functools.partial(_guarded, probe, timeout)
     with _progress(len(paths), quiet) as bar:
         while pending:
-            done, left = _run_pool(pending, workers, guarded, bar)
+            done, left = _run_pool(pending, workers, guarded, bar, on_result)
             results.update(done)
             if not left:
                 break
@@ -141,47 +160,85 @@ def probe_all(paths: list[str], workers: int, probe: Callable, quiet: bool = Fal
             suspects, pending = left[: 2 * workers + 2], left[2 * workers + 2:]
             for p in suspects:
                 results[p] = _isolated(p, probe, timeout)
+                on_result(p, results[p])
                 bar.update(1)
     return results
 
 
-def build_index(root: Path, out: Path, workers: int, probe: Callable | None = None,
-                quiet: bool = False, timeout: float = PROBE_TIMEOUT_S) -> tuple[list[dict], list[dict], dict]:
-    """Index ``root`` into ``out``; returns (usable, rejected, stats)."""
-    from multiview.data.video.annotations import read_annotations
-    from multiview.data.video.media_info import probe_file
-
-    paths = discover(root)
-    if not paths:
-        raise UserError(f"{root}: no video files found (looked for {' '.join(VIDEO_EXTENSIONS)})")
+def _previous(out: Path) -> dict[str, dict]:
+    """Records of an earlier (maybe partial) index at ``out``, by path; unreadable ones are ignored."""
     previous: dict[str, dict] = {}
     for old in (out, report_path(out)):
         if old.is_file():
-            previous.update({r["path"]: r for r in read_jsonl(old) if "path" in r})
-    keep, todo = {}, []
+            try:
+                records = read_jsonl(old)
+            except UserError:
+                continue
+            previous.update({r["path"]: r for r in records if isinstance(r.get("path"), str)})
+    return previous
+
+
+def build_index(root: Path, out: Path, workers: int, probe: Callable | None = None,
+                quiet: bool = False, timeout: float = PROBE_TIMEOUT_S,
+                flush_s: float = FLUSH_S) -> tuple[list[dict], list[dict], dict]:
+    """Index ``root`` into ``out``; returns (usable, rejected, stats). Both files are rewritten
+    every ``flush_s`` seconds while probing, and when probing stops for any reason."""
+    from multiview.data.video.annotations import read_annotations
+    from multiview.data.video.media_info import probe_file
+
+    unreadable: list[dict] = []
+    paths = discover(root, rejected=unreadable)
+    if not paths and not unreadable:
+        raise UserError(f"{root}: no video files found (looked for {' '.join(VIDEO_EXTENSIONS)})")
+    previous = _previous(out)
+    done, todo = {}, []
     for p in paths:
-        st, old = os.stat(p), previous.get(p)
+        try:
+            st = os.stat(p)
+        except OSError as e:  # deleted since it was found
+            unreadable.append({"path": p, "size": 0, "mtime_ns": 0, "reason": f"cannot open ({e.strerror})"})
+            continue
+        old = previous.get(p)
         if old and old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
-            keep[p] = old
+            done[p] = old
         else:
             todo.append(p)
-    probed = probe_all(todo, max(1, min(workers, len(todo))), probe or probe_file, quiet,
-                       timeout) if todo else {}
+    reused = len(done)
     annotations, notes = read_annotations(root)
-    usable, rejected = [], []
-    for p in paths:
-        r = dict(keep.get(p) or probed[p])
-        if "reason" in r:
-            rejected.append(r)
-            continue
-        extra = annotations.get(os.path.normpath(p), {})
-        r["relpath"] = os.path.relpath(p, root)
-        r["label"], r["caption"] = extra.get("label"), extra.get("caption")
-        usable.append(r)
-    write_jsonl(out, usable)
-    write_jsonl(report_path(out), rejected)
-    stats = {"found": len(paths), "probed": len(todo), "reused": len(keep), "usable": len(usable),
-             "rejected": len(rejected), "notes": notes}
+
+    def write() -> tuple[list[dict], list[dict]]:
+        usable, rejected = [], list(unreadable)
+        for p in paths:
+            if p not in done:
+                continue
+            r = dict(done[p])
+            if "reason" in r:
+                rejected.append(r)
+                continue
+            extra = annotations.get(os.path.normpath(p), {})
+            r["relpath"] = os.path.relpath(p, root)
+            r["label"], r["caption"] = extra.get("label"), extra.get("caption")
+            usable.append(r)
+        rejected.sort(key=lambda r: r["path"])
+        write_jsonl(out, usable)
+        write_jsonl(report_path(out), rejected)
+        return usable, rejected
+
+    last = [time.monotonic()]
+
+    def on_result(path: str, record: dict) -> None:
+        done[path] = record
+        if time.monotonic() - last[0] >= flush_s:
+            write()
+            last[0] = time.monotonic()
+
+    try:
+        if todo:
+            probe_all(todo, max(1, min(workers, len(todo))), probe or probe_file, quiet, timeout, on_result)
+    finally:
+        usable, rejected = write()
+    stats = {"found": len(paths) + len(unreadable), "probed": len(todo), "reused": reused,
+             "usable": len(usable), "rejected": len(rejected), "notes": notes}
     return usable, rejected, stats
 
 
@@ -193,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="probing processes (default: CPUs, at most 8)")
     parser.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S,
                         help=f"seconds before a file's probe is abandoned (default {PROBE_TIMEOUT_S})")
+    parser.add_argument("--flush-seconds", type=float, default=FLUSH_S,
+                        help=f"rewrite the partial index this often while probing (default {FLUSH_S:g})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     root = args.folder.expanduser().resolve()
@@ -203,7 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout <= 0:
         raise UserError(f"--timeout: expected a positive number of seconds, got {args.timeout}")
     out = args.out.expanduser().resolve()
-    usable, rejected, stats = build_index(root, out, args.workers, quiet=args.quiet, timeout=args.timeout)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        usable, rejected, stats = build_index(root, out, args.workers, quiet=args.quiet, timeout=args.timeout,
+                                              flush_s=args.flush_seconds)
+    except (Terminated, KeyboardInterrupt) as e:
+        print(f"{root}: interrupted; the partial index is kept in {out}; run the same command to continue",
+              file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"{root}: {stats['found']} video files, {stats['usable']} usable, {stats['rejected']} rejected "
           f"({stats['probed']} probed, {stats['reused']} unchanged since the last index)")
     for r in rejected:

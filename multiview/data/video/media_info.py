@@ -40,10 +40,10 @@ def _count_video_packets(container, stream) -> tuple[int, float]:
 
 def _check_audio(path: str, seconds: float) -> str | None:
     """Decode the first ``seconds`` of the first audio stream; the reason it failed, or None."""
-    import av
+    from multiview.data.media import open_av
 
     try:
-        with av.open(path) as c:
+        with open_av(path) as c:
             stream = c.streams.audio[0]
             rate = stream.codec_context.sample_rate or 1
             decoded = 0
@@ -72,14 +72,17 @@ def _check_frames(path: str, check_size: int) -> tuple[int, float]:
 
 def probe_file(path: str, check_size: int = 32) -> dict:
     """Probe ``path``; never raises for a bad file (the reason goes in the result)."""
-    import av
+    from multiview.data.media import open_av
 
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return {"path": path, "size": 0, "mtime_ns": 0, "reason": f"cannot read ({_first_line(e)})"}
     out: dict = {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if st.st_size == 0:
         return {**out, "reason": "empty file (0 bytes)"}
     try:
-        with av.open(path) as c:
+        with open_av(path) as c:
             if not c.streams.video:
                 return {**out, "reason": "no video stream"}
             v = c.streams.video[0]

@@ -9,6 +9,8 @@ frames are resized with torch (decord's own resize fails for some sizes, e.g. 16
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,14 +25,18 @@ def resize(frames: np.ndarray, size: int | None) -> np.ndarray:
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+class ImplausibleHeader(ValueError):
+    """A size declared in a file's header that the file cannot hold."""
+
+
 class PyAVVideo:
     """A PyAV container kept open; each read seeks to the keyframe before the first time asked for."""
 
     def __init__(self, path: str):
-        import av
+        from multiview.data.media import max_seconds, open_av
 
         self.path = path
-        self.container = av.open(path)
+        self.container = open_av(path)
         if not self.container.streams.video:
             self.container.close()
             raise ValueError("no video stream")
@@ -45,6 +51,10 @@ class PyAVVideo:
             seconds = float(s.duration * s.time_base) if s.duration else (
                 self.container.duration / 1e6 if self.container.duration else 0.0)
             n = int(round(seconds * self.fps))
+        if n > os.path.getsize(path) or n > max_seconds(os.path.getsize(path)) * max(self.fps, 1.0):
+            self.container.close()
+            raise ImplausibleHeader(f"the container declares {n} frames, more than its "
+                             f"{os.path.getsize(path)} bytes can hold")
         if n <= 0:
             n = self._count_packets()
         self.n_frames = n

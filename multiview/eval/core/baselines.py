@@ -11,23 +11,25 @@
 - **supervised**: the same architecture trained from scratch with labels on the same training
   split (cross-entropy, :func:`multiview.eval.core.training.train_classifier`; for a text encoder the
   word table itself is trained, as fastText's classifier does, Joulin et al. 2017); cached in
-  ``$MULTIVIEW_HOME/cache/supervised`` by architecture, data and schedule.
+  ``$MULTIVIEW_HOME/cache/supervised`` by architecture, schedule and the data's fingerprint
+  (every file's path, size and mtime, or the run's resolved checkpoint: :func:`data_fingerprint`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio
 
-from multiview import paths
+from multiview import cache_store
 from multiview.eval.core.embed import random_like
 from multiview.eval.core.training import train_classifier
-from multiview.io import load_tensors, save_tensors
+from multiview.io import load_tensors
 
 
 class RawPixels(nn.Module):
@@ -112,18 +114,42 @@ def arch_key(encoder: nn.Module) -> str:
     return f"{type(encoder).__module__}.{type(encoder).__name__}|{shapes}"
 
 
+def data_fingerprint(data: str, checkpoint: str = "") -> str:
+    """What ``--data`` resolves to, by content: every file's path, size and mtime under a path,
+    the run's checkpoint file for ``run``, the name itself for bundled data (words, polarity)."""
+    from multiview.eval.core.datasets import SHARED, shared_data_dir
+
+    if data == "run":
+        from multiview.eval.core.checkpoint import find_run
+
+        return cache_store.file_key(find_run(Path(checkpoint).expanduser().resolve())[1])
+    path = shared_data_dir() / SHARED[data][0] / SHARED[data][1] if data in SHARED else Path(data).expanduser()
+    if path.is_file():
+        return cache_store.file_key(path)
+    if path.is_dir():
+        return cache_store.tree_key(sorted(str(p) for p in path.rglob("*") if p.is_file()))
+    return data
+
+
 def supervised(encoder: nn.Module, train, n_classes: int, modality: str, data_key: str,
                epochs: int = 15, lr: float = 2e-3, seed: int = 0) -> nn.Module:
-    """``encoder``'s architecture trained from scratch on ``train`` with labels (cached)."""
+    """``encoder``'s architecture trained from scratch on ``train`` with labels (cached; ``data_key``
+    should include :func:`data_fingerprint`)."""
     fresh = random_like(encoder, seed)
     for p in fresh.parameters():
         p.requires_grad_(True)
-    key = hashlib.sha1(f"{arch_key(encoder)}|{data_key}|{len(train)}|{n_classes}|{epochs}|{lr}|{seed}".encode()).hexdigest()[:16]
-    path = paths.cache_dir("supervised") / f"{key}.pt"
-    if path.exists():
-        fresh.load_state_dict(load_tensors(path))
-        return fresh.eval()
-    head = nn.Linear(fresh.out_dim, n_classes)
-    train_classifier(fresh, head, train, modality, epochs=epochs, lr=lr, seed=seed)
-    save_tensors(path, fresh.state_dict())
+    key = cache_store.digest(arch_key(encoder), data_key, len(train), n_classes, epochs, lr, seed)
+    path = cache_store.folder("supervised") / f"{key}.pt"
+    with cache_store.locked(path):  # two evaluations of the same data train it once
+        if path.is_file():
+            try:
+                fresh.load_state_dict(load_tensors(path))
+                cache_store.touch(path)
+                return fresh.eval()
+            except Exception:  # torn or foreign: train again and replace it
+                pass
+        head = nn.Linear(fresh.out_dim, n_classes)
+        train_classifier(fresh, head, train, modality, epochs=epochs, lr=lr, seed=seed)
+        state = fresh.state_dict()
+        cache_store.write(path, lambda tmp: torch.save(state, tmp))
     return fresh.eval()

@@ -62,7 +62,8 @@ def read_state(path: Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for unreadable or unsafe files
-        raise UserError(f"{path}: not a readable weights-only checkpoint ({type(e).__name__}: {e})") from None
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"{path}: not a readable weights-only checkpoint ({type(e).__name__}: {first})") from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise UserError(f"{path}: expected a state_dict (name -> tensor) or a Lightning checkpoint")
