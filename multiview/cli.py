@@ -4,7 +4,10 @@
 recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). After ``fit`` the
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
 ``multiview data NAME ...`` and ``multiview eval NAME ...`` run ``multiview.data.NAME.main`` and
-``multiview.eval.NAME.main``. Bad input ends with one line, ``multiview: error: ...``, exit 2.
+``multiview.eval.NAME.main``; ``multiview export`` and ``multiview runs`` run
+:mod:`multiview.export` and :mod:`multiview.runs`. ``--verbose`` anywhere shows Lightning's
+informational lines (:mod:`multiview.terminal`). Bad input ends with one line,
+``multiview: error: ...``, exit 2.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import time
 from pathlib import Path
 
 from multiview.errors import UserError
+from multiview.terminal import quiet_third_party, take_verbose
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
 TOOL_GROUPS = ("data", "eval")
+TOP_COMMANDS = ("export", "runs")
 
 
 def _fail(message: str) -> int:
@@ -82,13 +87,18 @@ def _accepted_args(class_path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, verbose = take_verbose(list(sys.argv[1:] if argv is None else argv))
     try:
+        if not verbose and argv and argv[0] in TRAINER_COMMANDS + ("eval",):
+            quiet_third_party()
         if argv and argv[0] in TOOL_GROUPS:
             return _run_tool(argv[0], argv[1:])
+        if argv and argv[0] in TOP_COMMANDS:
+            return int(importlib.import_module(f"multiview.{argv[0]}").main(argv[1:]) or 0)
         if not argv or argv[0] not in TRAINER_COMMANDS + ("-h", "--help"):
             raise UserError("usage: multiview {fit,validate,test} --config RECIPE.yaml | "
-                            "multiview data NAME ... | multiview eval NAME ...")
+                            "multiview data NAME ... | multiview eval NAME ... | "
+                            "multiview export RUN ... | multiview runs [DIR]")
         from multiview.trainer_cli import run_lightning_cli
 
         run_lightning_cli(argv)
