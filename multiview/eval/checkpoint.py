@@ -5,7 +5,8 @@
 method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
 name, so evaluation never depends on which methods exist. Encoders are found on the model by
 attribute: ``frame_encoder``, ``audio_encoder``, ``text_encoder``, or a ``ModuleDict`` called
-``encoders`` keyed by view name. A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
+``encoders`` keyed by view name. Files written by ``multiview export`` load too
+(:mod:`multiview.eval.exported`). A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
 anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.text.TextEncoder`).
 """
 
@@ -193,7 +194,9 @@ def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module,
 
         return TextEncoder(vectors=str(vectors)).eval(), "text"
     if path.is_file() and not any((p / "config.yaml").exists() for p in path.parents):
-        state = read_state(path)
+        from multiview.eval.exported import as_encoder_state
+
+        state = as_encoder_state(path, read_state(path))
         prefixes = {k.split(".", 1)[0] for k in state}
         if len(prefixes) == 1 and prefixes <= set(ENCODER_ATTRIBUTES):
             state = {k.split(".", 1)[1]: v for k, v in state.items()}
