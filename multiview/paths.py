@@ -6,6 +6,16 @@ import os
 from pathlib import Path
 
 
+def data_dir(option: str | os.PathLike | None = None) -> Path:
+    """Where shared and standard data sets are found (and downloaded to): ``option`` (a
+    ``--data-root``), else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``. Never a folder
+    found from where the source code sits."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get("MULTIVIEW_DATA")
+    return Path(env).expanduser() if env else home() / "data"
+
+
 def home() -> Path:
     """``$MULTIVIEW_HOME``, else ``~/.cache/multiview``."""
     return Path(os.environ.get("MULTIVIEW_HOME", Path.home() / ".cache" / "multiview")).expanduser()

@@ -31,7 +31,7 @@ from multiview.data.word_vectors import load_word2vec
 from multiview.errors import UserError
 from multiview.io import write_json
 
-SHARED_WORD_SIM = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "word-sim"
+SHARED_WORD_SIM = "shared"  # stands for ``<data folder>/text/word-sim`` (:func:`multiview.paths.data_dir`)
 
 
 def case_folded_index(words: list[str], limit: int | None = None) -> dict[str, int]:
@@ -98,7 +98,11 @@ def analogy_accuracy(index, unit: torch.Tensor, questions, fold=None, batch: int
     return {"accuracy": correct / len(known), "oov": oov, "questions": float(len(known))}
 
 
-def similarity_sets(word_sim_dir: Path | None = SHARED_WORD_SIM) -> dict[str, Path]:
+def similarity_sets(word_sim_dir: Path | str | None = SHARED_WORD_SIM) -> dict[str, Path]:
+    if word_sim_dir == SHARED_WORD_SIM:
+        from multiview import paths
+
+        word_sim_dir = paths.data_dir() / "text" / "word-sim"
     sets = {"ws353": gensim_datapath("wordsim353.tsv"), "simlex999": gensim_datapath("simlex999.txt")}
     if word_sim_dir is not None and Path(word_sim_dir).is_dir():
         for path in sorted(Path(word_sim_dir).glob("*.txt")):
@@ -109,7 +113,7 @@ def similarity_sets(word_sim_dir: Path | None = SHARED_WORD_SIM) -> dict[str, Pa
 def evaluate_vectors(
     words: list[str],
     vectors: torch.Tensor,
-    word_sim_dir: Path | None = SHARED_WORD_SIM,
+    word_sim_dir: Path | str | None = SHARED_WORD_SIM,
     questions: Path | None = None,
     restrict_vocab: int = 300000,
 ) -> dict[str, float]:
@@ -147,7 +151,8 @@ def baselines(args, words: list[str], vectors: torch.Tensor) -> dict[str, tuple[
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="multiview eval words", description=__doc__.split("\n")[0])
     parser.add_argument("--vectors", required=True, help="word2vec vectors (.bin binary, else text)")
-    parser.add_argument("--word-sim", default=str(SHARED_WORD_SIM), help="folder of *.txt similarity sets")
+    parser.add_argument("--word-sim", default=SHARED_WORD_SIM,
+                        help="folder of *.txt similarity sets (default: <data folder>/text/word-sim)")
     parser.add_argument("--questions", default=None, help="analogies (default: gensim's questions-words.txt)")
     parser.add_argument("--restrict-vocab", type=int, default=300000)
     parser.add_argument("--out", default=None, help="also write the JSON here")
@@ -158,10 +163,10 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--questions {args.questions!r}: no such file")
     words, vectors = load_word2vec(args.vectors)
     questions = Path(args.questions) if args.questions else None
-    metrics = evaluate_vectors(words, vectors, Path(args.word_sim), questions, args.restrict_vocab)
+    metrics = evaluate_vectors(words, vectors, args.word_sim, questions, args.restrict_vocab)
     metrics = {"vectors": str(args.vectors), "vocab": len(words), **metrics}
     for name, (b_words, b_vectors) in baselines(args, words, vectors).items():
-        scores = evaluate_vectors(b_words, b_vectors, Path(args.word_sim), questions, args.restrict_vocab)
+        scores = evaluate_vectors(b_words, b_vectors, args.word_sim, questions, args.restrict_vocab)
         metrics.update({f"baseline/{name}/{k}": v for k, v in scores.items()})
     if args.out:
         write_json(args.out, metrics)
