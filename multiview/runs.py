@@ -6,7 +6,7 @@ recipe, method, data, date, status and headline metric. A run folder is one hold
 
 * ``finished``: the end-of-fit report was written (``metrics.json``);
 * ``resumable``: stopped before the end (Ctrl-C, SIGTERM, a crash) with ``checkpoints/last.ckpt``:
-  ``multiview fit --config RUN/config.yaml --ckpt_path last`` continues it;
+  ``multiview fit --config RECIPE --trainer.default_root_dir RUN --ckpt_path last`` continues it;
 * ``interrupted``: stopped before its first checkpoint; nothing to resume.
 
 (A run still training shows as ``resumable`` or ``interrupted`` too.)
