@@ -50,7 +50,7 @@ def test_tensorboard_events_hold_loss_lr_report_and_image(tiny_run):
         assert (image.width, image.height) == png.size
 
 
-def test_terminal_is_quiet_unless_verbose(tiny_run):
+def test_fit_terminal_shows_no_lightning_noise(tiny_run):
     _, r = tiny_run
     text = r.stdout + r.stderr
     for noise in ("Tip:", "litlogger", "GPU available", "TPU available", "_pytree", "deprecated", "Seed set"):
