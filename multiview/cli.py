@@ -5,7 +5,9 @@ recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). A
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
 ``multiview data`` and ``multiview eval`` list their commands (:mod:`multiview.commands`);
 ``multiview data NAME ...`` and ``multiview eval NAME ...`` run one. ``multiview fit --config R
---help`` explains every knob of the recipe's method and data. Bad input ends with one line,
+--help`` explains every knob of the recipe's method and data. ``multiview export`` and ``multiview runs`` run
+:mod:`multiview.export` and :mod:`multiview.runs`. ``--verbose`` anywhere shows Lightning's
+informational lines (:mod:`multiview.terminal`). Bad input ends with one line,
 ``multiview: error: ...``, exit 2.
 """
 
@@ -19,11 +21,13 @@ from pathlib import Path
 
 from multiview.commands import GROUPS, listing
 from multiview.errors import UserError
+from multiview.terminal import quiet_third_party, take_verbose
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
 # Faults of user files that a reader did not name more precisely: still one line, not a traceback.
 USER_FAULTS = ("ValueError", "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "PermissionError",
                "EOFError", "BadGzipFile", "UnicodeDecodeError", "DecompressionBombError")
+TOP_COMMANDS = ("export", "runs")
 
 
 def _fail(message: str) -> int:
@@ -40,6 +44,8 @@ commands:
   test       run a recipe's test loop on a checkpoint (--ckpt_path)
   data       prepare data: index a video folder, vocabularies, targets (multiview data lists them)
   eval       evaluate a trained run: probe, knn, finetune, retrieval, ... (multiview eval lists them)
+  export     write a run's encoder as a plain state_dict (torchvision's for ResNets) with a JSON card
+  runs       list runs with their status and headline metric; runs compare RUN... for a table and chart
 
 multiview fit --config RECIPE --help explains every knob of the recipe's method and data."""
 
@@ -116,16 +122,20 @@ def _accepted_args(class_path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, verbose = take_verbose(list(sys.argv[1:] if argv is None else argv))
     try:
+        if not verbose and argv and argv[0] in TRAINER_COMMANDS + ("eval",):
+            quiet_third_party()
         if argv and argv[0] in GROUPS:
             return _run_tool(argv[0], argv[1:])
+        if argv and argv[0] in TOP_COMMANDS:
+            return int(importlib.import_module(f"multiview.{argv[0]}").main(argv[1:]) or 0)
         if not argv or argv[0] in ("-h", "--help", "help"):
             print(USAGE)
             return 0
         if argv[0] not in TRAINER_COMMANDS:
-            raise UserError(f"unknown command {argv[0]!r}; expected fit, validate, test, data or eval "
-                            "(multiview --help)")
+            raise UserError(f"unknown command {argv[0]!r}; expected fit, validate, test, data, eval, export "
+                            "or runs (multiview --help)")
         from multiview.trainer_cli import run_lightning_cli
 
         if ("-h" in argv or "--help" in argv) and "--config" in argv:

@@ -6,6 +6,16 @@ import os
 from pathlib import Path
 
 
+def data_dir(option: str | os.PathLike | None = None) -> Path:
+    """Where shared and standard data sets are found (and downloaded to): ``option`` (a
+    ``--data-root``), else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``. Never a folder
+    found from where the source code sits."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get("MULTIVIEW_DATA")
+    return Path(env).expanduser() if env else home() / "data"
+
+
 def home() -> Path:
     """``$MULTIVIEW_HOME``, else ``~/.cache/multiview``."""
     return Path(os.environ.get("MULTIVIEW_HOME", Path.home() / ".cache" / "multiview")).expanduser()
@@ -22,8 +32,3 @@ def runs_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-
-def shared_data() -> Path:
-    """``$MULTIVIEW_DATA``, else the ``shared/data`` folder beside the source checkout."""
-    env = os.environ.get("MULTIVIEW_DATA")
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "shared" / "data"

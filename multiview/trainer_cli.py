@@ -1,14 +1,15 @@
 """Lightning's CLI, set up for multiview runs.
 
 Every run gets one folder (``trainer.default_root_dir``; by default
-``$MULTIVIEW_HOME/runs/<recipe>/<timestamp>``) holding the resolved ``config.yaml``, CSV logs,
-``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs, written by the report callbacks the
-recipe names (:mod:`multiview.eval.reports`). A run stopped by Ctrl-C or SIGTERM
-saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it.
+``$MULTIVIEW_HOME/runs/<recipe>/<timestamp>``) holding the resolved ``config.yaml``, CSV logs and
+TensorBoard event files, ``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs, written by
+the report callbacks the recipe names (:mod:`multiview.eval.reports`). A run stopped by Ctrl-C or
+SIGTERM saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import warnings
@@ -23,6 +24,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from multiview import paths
 from multiview.methods.base import Method
+from multiview.report_log import LearningRateLogger, log_report
 
 
 class SaveOnInterrupt(Callback):
@@ -46,8 +48,9 @@ class MultiviewCLI(LightningCLI):
             stem = Path(str(configs[0])).stem if configs else "run"
             trainer.default_root_dir = str(paths.runs_dir() / stem / time.strftime("%Y%m%d-%H%M%S"))
         if trainer.logger in (None, True):
-            trainer.logger = Namespace(class_path="multiview.run_log.ResumableCSVLogger",
-                                       init_args=Namespace(save_dir=trainer.default_root_dir, name="", version=""))
+            where = Namespace(save_dir=trainer.default_root_dir, name="", version="")
+            trainer.logger = [Namespace(class_path="multiview.run_log.ResumableCSVLogger", init_args=where),
+                              Namespace(class_path="lightning.pytorch.loggers.TensorBoardLogger", init_args=where.clone())]
         if "weights_only" in cfg and cfg.weights_only is None:
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
         if trainer.precision is None and torch.cuda.is_available():
@@ -58,8 +61,21 @@ class MultiviewCLI(LightningCLI):
         parser.link_arguments("data.init_args.sample_rate", "model.init_args.sample_rate", apply_on="parse")
 
     def after_fit(self) -> None:
-        if self.trainer.is_global_zero and not self.trainer.interrupted:
-            print(f"\nrun folder: {self.trainer.default_root_dir}")
+        trainer = self.trainer
+        if trainer.interrupted or not trainer.is_global_zero:
+            return
+        run_dir = Path(trainer.default_root_dir)
+        metrics = read_metrics(run_dir / "metrics.json")
+        if metrics:
+            log_report(trainer, metrics, sorted(run_dir.glob("*.png")))
+        print(f"\nrun folder: {run_dir}")
+
+
+def read_metrics(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def run_lightning_cli(argv: list[str]) -> None:
@@ -71,7 +87,7 @@ def run_lightning_cli(argv: list[str]) -> None:
         subclass_mode_data=True,
         args=argv,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True), SaveOnInterrupt()]},
+        trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True), SaveOnInterrupt(), LearningRateLogger()]},
         parser_kwargs={"exit_on_error": False},
         auto_configure_optimizers=False,
     )

@@ -12,6 +12,8 @@ def multiview_home(tmp_path_factory):
     home = os.environ.get("MULTIVIEW_TEST_HOME") or str(tmp_path_factory.mktemp("multiview_home"))
     old = os.environ.get("MULTIVIEW_HOME")
     os.environ["MULTIVIEW_HOME"] = home
+    if SHARED_DATA.is_dir():  # `--data cifar10`, `fsdd` and the word-sim sets are found through it
+        os.environ.setdefault("MULTIVIEW_DATA", str(SHARED_DATA))
     yield Path(home)
     if old is None:
         os.environ.pop("MULTIVIEW_HOME", None)

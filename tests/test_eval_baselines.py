@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data.audio.audio_folder import AudioFolderDataset, fix_length, read_wav
+from multiview.data.audio.audio_folder import AudioFolderDataset, fix_length, read_any
 from multiview.eval.core.baselines import GaborBank, MFCCFeatures, RawPixels, gabor_kernels
 from multiview.eval.core.features import extract
 from multiview.eval.metrics.linear import linear_probe
@@ -69,7 +69,7 @@ def test_wav_round_trip_and_fix_length(tmp_path):
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(np.stack([x, x], 1).tobytes())
-    y, rate = read_wav(path)
+    y, rate = read_any(path)
     assert rate == 8000 and y.shape == (800,)
     assert np.allclose(y, x / 32768.0, atol=1e-6)
     assert fix_length(torch.ones(5), 9).tolist() == [0, 0, 1, 1, 1, 1, 1, 0, 0]

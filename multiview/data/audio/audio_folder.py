@@ -4,8 +4,8 @@ FSDD (Jackson et al., github.com/Jakobovski/free-spoken-digit-dataset) ships as
 ``recordings/<digit>_<speaker>_<take>.wav`` (8 kHz mono). Its tar is extracted once into the
 cache; splits hold speakers out of training (``test_speakers`` and ``val_speakers``; by default
 the last two speakers in sorted order are the test set and the one before them validation), so a
-score measures generalisation to new voices. WAV files are decoded with the standard-library
-``wave`` module (PCM 8/16/24/32-bit), anything else with PyAV. Samples are dicts
+score measures generalisation to new voices. Files are decoded with soundfile (libsndfile: WAV
+of any sample format, FLAC, OGG, MP3...) and, where it cannot read them, PyAV. Samples are dicts
 ``{"audio": float32 [n] mono at sample_rate, padded or centre-cropped to seconds, "label": int,
 "index": int, "speaker": str}``; each clip is scaled to a peak of ``peak`` (recording levels
 differ by speaker; ``None`` keeps them).
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import re
 import tarfile
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -33,38 +32,16 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
 
 
-def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """``(float32 mono samples in [-1, 1], sample rate)`` of a PCM WAV file."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError, OSError) as e:
-        raise UserError(f"{path}: not a readable PCM WAV file ({e})") from None
-    if width == 1:
-        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3)
-        x = ((b[:, 0].astype(np.int32) << 8 | b[:, 1].astype(np.int32) << 16 | b[:, 2].astype(np.int32) << 24) >> 8) / 2.0 ** 23
-    else:
-        x = np.frombuffer(raw, {2: "<i2", 4: "<i4"}[width]).astype(np.float32) / float(2 ** (8 * width - 1))
-    return x.reshape(-1, channels).mean(1).astype(np.float32), rate
+def read_soundfile(path: str | Path) -> tuple[np.ndarray, int]:
+    """``(float32 mono samples in [-1, 1], sample rate)`` through libsndfile (soundfile)."""
+    import soundfile
+
+    x, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return x.mean(1).astype(np.float32), int(rate)
 
 
-def read_any(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono samples and rate of any audio file (PCM WAV with ``wave``, the rest with PyAV)."""
-    if Path(path).suffix.lower() == ".wav":
-        try:
-            return read_wav(path)
-        except UserError as wav_error:  # float or extensible WAV: try FFmpeg before giving up
-            try:
-                return read_av(path)
-            except UserError:
-                raise wav_error from None
-    return read_av(path)
-
-
-def read_av(path: str | Path) -> tuple[np.ndarray, int]:
+def read_pyav(path: str | Path) -> tuple[np.ndarray, int]:
+    """``(float32 mono samples, sample rate)`` of the first audio stream, through PyAV (FFmpeg)."""
     import av
 
     from multiview.data.media import READ_ERRORS, max_seconds, open_av, reason
@@ -92,6 +69,17 @@ def read_av(path: str | Path) -> tuple[np.ndarray, int]:
         raise UserError(f"{path}: audio stream has no decodable samples")
     x = np.concatenate([c.mean(0) for c in chunks]).astype(np.float32)
     return x, rate
+
+
+def read_any(path: str | Path) -> tuple[np.ndarray, int]:
+    """An audio file as float32 mono: soundfile where libsndfile reads it (WAV of any sample
+    format, FLAC, OGG, MP3, AIFF...), else PyAV (AAC, M4A, Opus in MP4/WebM...)."""
+    import soundfile
+
+    try:
+        return read_soundfile(path)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        return read_pyav(path)
 
 
 def fix_length(x: torch.Tensor, n: int) -> torch.Tensor:

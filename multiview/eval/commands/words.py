@@ -40,7 +40,8 @@ def baselines(args, words: list[str], vectors: torch.Tensor) -> dict[str, tuple[
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="multiview eval words", description=HELP)
     parser.add_argument("--vectors", required=True, help="word2vec vectors (.bin binary, else text)")
-    parser.add_argument("--word-sim", default=str(SHARED_WORD_SIM), help="folder of *.txt similarity sets")
+    parser.add_argument("--word-sim", default=SHARED_WORD_SIM,
+                        help="folder of *.txt similarity sets (default: <data folder>/text/word-sim)")
     parser.add_argument("--questions", default=None, help="analogies (default: gensim's questions-words.txt)")
     parser.add_argument("--restrict-vocab", type=int, default=300000)
     parser.add_argument("--out", default=None, help="also write the JSON here")
@@ -51,10 +52,10 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--questions {args.questions!r}: no such file")
     words, vectors = load_word2vec(args.vectors)
     questions = Path(args.questions) if args.questions else None
-    metrics = evaluate_vectors(words, vectors, Path(args.word_sim), questions, args.restrict_vocab)
+    metrics = evaluate_vectors(words, vectors, args.word_sim, questions, args.restrict_vocab)
     metrics = {"vectors": str(args.vectors), "vocab": len(words), **metrics}
     for name, (b_words, b_vectors) in baselines(args, words, vectors).items():
-        scores = evaluate_vectors(b_words, b_vectors, Path(args.word_sim), questions, args.restrict_vocab)
+        scores = evaluate_vectors(b_words, b_vectors, args.word_sim, questions, args.restrict_vocab)
         metrics.update({f"baseline/{name}/{k}": v for k, v in scores.items()})
     if args.out:
         write_json(args.out, metrics)

@@ -4,7 +4,8 @@
 ``.ckpt`` inside a run folder, or a plain encoder ``state_dict`` file (``torch.save``). The
 method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
 name, so evaluation never depends on which methods exist. A method names its encoders through
-``encoders()`` (:mod:`multiview.contracts`), each with its ``modality``. A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
+``encoders()`` (:mod:`multiview.contracts`), each with its ``modality``. Files written by ``multiview export`` load too
+(:mod:`multiview.eval.core.exported`). A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
 anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.text.TextEncoder`).
 """
 
@@ -190,7 +191,9 @@ def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module,
 
         return TextEncoder(vectors=str(vectors)).eval(), "text"
     if path.is_file() and not any((p / "config.yaml").exists() for p in path.parents):
-        state = read_state(path)
+        from multiview.eval.core.exported import as_encoder_state
+
+        state = as_encoder_state(path, read_state(path))
         prefixes = {k.split(".", 1)[0] for k in state}
         if len(prefixes) == 1 and prefixes <= {"frame_encoder", "audio_encoder", "text_encoder"}:
             state = {k.split(".", 1)[1]: v for k, v in state.items()}

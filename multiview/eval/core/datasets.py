@@ -1,9 +1,11 @@
 """Labelled train / validation / test splits for evaluating an encoder, by name or path.
 
-``--data`` is ``cifar10`` (the shared JPEG tar), ``fsdd`` (the Free Spoken Digit Dataset, test
-speakers held out), ``run`` (the labelled clips of the run's own data module: its training clips
-for train/val, its held-out clips for test), or a path: an image folder/tar for a frame encoder,
-an audio folder/tar for an audio encoder. Text encoders take ``words`` or ``polarity`` or a
+``--data`` is ``cifar10`` (the shared JPEG tar if the data folder has it, else torchvision's),
+``cifar100``, ``stl10``, ``mnist``, ``speechcommands``, ``esc50`` (:mod:`multiview.data.standard`),
+``fsdd`` (the Free Spoken Digit Dataset, test speakers held out), ``run`` (the labelled clips of
+the run's own data module: its training clips for train/val, its held-out clips for test), or a
+path: an image folder/tar for a frame encoder, an audio folder/tar for an audio encoder. Names are
+found under ``--data-root`` (else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``). Text encoders take ``words`` or ``polarity`` or a
 labelled text file (:mod:`multiview.data.text.text_labels`), split by stratified sampling. Every
 split yields ``{"input": ..., "label": int}`` in the encoder's input format (images [3, H, W] in
 [0, 1]; waveforms [n] at the encoder's rate; strings).
@@ -18,18 +20,23 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from multiview import paths
+from multiview.data.standard import AUDIO_SETS, IMAGE_SETS
 from multiview.errors import UserError
 
 SHARED = {"cifar10": ("images", "cifar10-jpg.tar"), "fsdd": ("audio", "fsdd.tar")}
 
 
-def shared_data_dir() -> Path:
-    """``$MULTIVIEW_DATA``, else the ``shared/data`` folder beside the source checkout."""
-    return paths.shared_data()
+def shared_data_dir(option: str | None = None) -> Path:
+    """``--data-root``, else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``."""
+
+    return paths.data_dir(option)
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="run", help="cifar10 | fsdd | words | polarity | run | PATH (default: run)")
+    parser.add_argument("--data", default="run", help="cifar10 | cifar100 | stl10 | mnist | fsdd | speechcommands | "
+                        "esc50 | words | polarity | run | PATH (default: run)")
+    parser.add_argument("--data-root", default="", help="folder of the named data sets (default: $MULTIVIEW_DATA, "
+                        "else $MULTIVIEW_HOME/data)")
     parser.add_argument("--encoder", default="auto", help="which encoder of the run: frame | audio | ...")
     parser.add_argument("--layer", default="pool", help="layer of encoder.features (default: pool)")
     parser.add_argument("--spatial", type=int, default=1, help="pool spatial maps to SxS before flattening")
@@ -97,7 +104,8 @@ def split_off(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
 
 def data_tag(args, modality: str) -> str:
     """``<encoder>-<data name>``: where one evaluation's outputs go inside ``RUN/eval/<kind>``."""
-    name = args.data if args.data in SHARED or args.data == "run" else Path(args.data).name.split(".")[0]
+    named = args.data in SHARED or args.data in IMAGE_SETS + AUDIO_SETS or args.data == "run"
+    name = args.data if named else Path(args.data).name.split(".")[0]
     view = args.encoder if args.encoder not in ("", "auto") else modality
     return f"{view}-{name}"
 
@@ -113,12 +121,17 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
     if modality == "text" and args.data != "run":
         return text_splits(args, encoder)
     data = args.data
+    root = shared_data_dir(getattr(args, "data_root", ""))
     if data in SHARED:
         folder, name = SHARED[data]
-        path = shared_data_dir() / folder / name
+        path = root / folder / name
+        if data == "cifar10" and not path.exists():  # not the shared tar: torchvision's CIFAR-10
+            return standard_splits(args, modality, encoder, test_limit, root)
         if not path.exists():
-            raise UserError(f"--data {data}: {path} is missing; pass the tar or folder path instead")
+            raise UserError(f"--data {data}: {path} is missing; pass the tar or folder path, or set --data-root")
         data = str(path)
+    if data in IMAGE_SETS + AUDIO_SETS:
+        return standard_splits(args, modality, encoder, test_limit, root)
     if data == "run":
         return run_splits(checkpoint or args.checkpoint, modality, args, test_limit)
     if modality == "audio":
@@ -140,6 +153,25 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
     train_all = Renamed(dm.train_plain, "image")
     tr, va = split_off(dm.train_plain.labels.numpy(), args.val_fraction, args.seed)
     return Subset(train_all, tr.tolist()), Subset(train_all, va.tolist()), Renamed(dm.test_set, "image"), dm.classes
+
+
+def standard_splits(args, modality: str, encoder, test_limit: int, root: Path) -> tuple[Dataset, Dataset, Dataset, list[str]]:
+    """A named data set (:mod:`multiview.data.standard`), limited and split like a folder."""
+    from multiview.data import standard
+
+    if (modality == "frame") != (args.data in standard.IMAGE_SETS):
+        raise UserError(f"--data {args.data}: evaluating a {modality!r} encoder on it is not supported")
+    parts = standard.load(args.data, root, size=args.size, sample_rate=sample_rate_of(encoder))
+    train, val, test = parts["train"], parts["val"], parts["test"]
+    classes = train.classes
+    keep = balanced(np.array(train.labels), args.train_limit, args.seed)
+    if val is None:
+        tr, va = split_off(np.array(train.labels)[keep], args.val_fraction, args.seed)
+        train, val = Subset(train, keep[tr].tolist()), Subset(train, keep[va].tolist())
+    else:
+        train = Subset(train, keep.tolist())
+    test = Subset(test, balanced(np.array(test.labels), test_limit, args.seed).tolist())
+    return train, val, test, classes
 
 
 def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:

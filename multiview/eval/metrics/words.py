@@ -36,7 +36,7 @@ from multiview.data.text.corpus import gensim_datapath
 from multiview.errors import UserError
 from multiview.eval.metrics.ranking import ranking_scores
 
-SHARED_WORD_SIM = paths.shared_data() / "text" / "word-sim"
+SHARED_WORD_SIM = "shared"  # stands for ``<data folder>/text/word-sim`` (:func:`multiview.paths.data_dir`)
 
 
 def fold_case(word: str) -> str:
@@ -116,7 +116,9 @@ def analogy_accuracy(index, unit: torch.Tensor, questions, fold=None, batch: int
     return {"accuracy": correct / len(known), "oov": oov, "questions": float(len(known))}
 
 
-def similarity_sets(word_sim_dir: Path | None = SHARED_WORD_SIM) -> dict[str, Path]:
+def similarity_sets(word_sim_dir: Path | str | None = SHARED_WORD_SIM) -> dict[str, Path]:
+    if word_sim_dir == SHARED_WORD_SIM:
+        word_sim_dir = paths.data_dir() / "text" / "word-sim"
     sets = {"ws353": gensim_datapath("wordsim353.tsv"), "simlex999": gensim_datapath("simlex999.txt")}
     if word_sim_dir is not None and Path(word_sim_dir).is_dir():
         for path in sorted(Path(word_sim_dir).glob("*.txt")):
@@ -127,7 +129,7 @@ def similarity_sets(word_sim_dir: Path | None = SHARED_WORD_SIM) -> dict[str, Pa
 def evaluate_vectors(
     words: list[str],
     vectors: torch.Tensor,
-    word_sim_dir: Path | None = SHARED_WORD_SIM,
+    word_sim_dir: Path | str | None = SHARED_WORD_SIM,
     questions: Path | None = None,
     restrict_vocab: int = 300000,
 ) -> dict[str, float]:
