@@ -28,22 +28,24 @@ from multiview.paths import cache_dir
 
 def split_records(records: list[dict], val_fraction: float,
                   val_clips: int | None = None) -> tuple[list[dict], list[dict]]:
-    """Hold out videos by a hash of their relative path: stable when the folder grows.
-
-    ``val_clips``, when given, holds out exactly that many videos instead of ``val_fraction``.
+    """Hold out ``val_fraction`` of the videos by a hash of their relative path (stable when the
+    folder grows), or, when ``val_clips`` is given, exactly the last ``val_clips`` videos in path
+    order (what a numbered corpus such as the synthetic one expects: its last clips held out).
     """
     if not 0 <= val_fraction < 1:
         raise UserError(f"val_fraction: expected a number in [0, 1), got {val_fraction}")
     if val_clips is not None and not 0 <= val_clips < len(records):
         raise UserError(f"data.val_clips: {len(records)} usable videos with sound; "
                         f"need more than data.val_clips={val_clips}")
-    key = [zlib.crc32(str(r.get("relpath", os.path.basename(r["path"]))).encode()) for r in records]
-    order = sorted(range(len(records)), key=lambda k: (key[k], records[k]["path"]))
-    n_val = round(val_fraction * len(records))
-    if val_fraction > 0 and len(records) > 1:
-        n_val = max(1, n_val)
     if val_clips is not None:
+        order = sorted(range(len(records)), key=lambda k: records[k].get("relpath", records[k]["path"]), reverse=True)
         n_val = val_clips
+    else:
+        key = [zlib.crc32(str(r.get("relpath", os.path.basename(r["path"]))).encode()) for r in records]
+        order = sorted(range(len(records)), key=lambda k: (key[k], records[k]["path"]))
+        n_val = round(val_fraction * len(records))
+        if val_fraction > 0 and len(records) > 1:
+            n_val = max(1, n_val)
     val = sorted(order[:n_val])
     train = sorted(order[n_val:])
     return [records[k] for k in train], [records[k] for k in val]
