@@ -4,7 +4,8 @@
 recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). After ``fit`` the
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
 ``multiview data NAME ...`` and ``multiview eval NAME ...`` run ``multiview.data.NAME.main`` and
-``multiview.eval.NAME.main``. Bad input ends with one line, ``multiview: error: ...``, exit 2.
+``multiview.eval.NAME.main``; ``multiview bench --config RECIPE`` times a recipe
+(:mod:`multiview.bench`). Bad input ends with one line, ``multiview: error: ...``, exit 2.
 """
 
 from __future__ import annotations
@@ -86,9 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in TOOL_GROUPS:
             return _run_tool(argv[0], argv[1:])
+        if argv and argv[0] == "bench":
+            from multiview.bench import main as bench
+
+            return bench(argv[1:])
         if not argv or argv[0] not in TRAINER_COMMANDS + ("-h", "--help"):
             raise UserError("usage: multiview {fit,validate,test} --config RECIPE.yaml | "
-                            "multiview data NAME ... | multiview eval NAME ...")
+                            "multiview data NAME ... | multiview eval NAME ... | multiview bench --config RECIPE.yaml")
         from multiview.trainer_cli import run_lightning_cli
 
         run_lightning_cli(argv)

@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from multiview.data import cache, decode
+from multiview.data.shard_stream import ShardSource
 from multiview.errors import UserError
 
 FAILED, SILENCED = 1, 2
@@ -208,7 +209,7 @@ def resolve_index(index: str, workers: int = 2) -> str:
     return str(out)
 
 
-class VideoFolderDataModule(L.LightningDataModule):
+class VideoFolderDataModule(ShardSource, L.LightningDataModule):
     """Clips from an index written by ``multiview data index`` (or a folder, indexed on first use).
 
     ``frames`` frames per clip at ``fps`` (None: the video's own rate), ``frame_size`` square;
@@ -217,13 +218,17 @@ class VideoFolderDataModule(L.LightningDataModule):
     videos without usable sound, or give them "silence". ``val_fraction`` of the videos (chosen
     by a hash of their path) are held out. ``cache_dir``: a folder where whole videos are kept
     decoded across epochs (see :class:`ClipDataset`); None decodes every clip afresh.
+    ``shards``: a folder written by ``multiview data shard``, read instead of the index
+    (:mod:`multiview.data.shard_stream`).
     """
 
     def __init__(self, index: str = "", frames: int = 1, fps: float | None = None, frame_size: int = 64,
                  sample_rate: int = 16000, audio_seconds: float = 1.0, clips_per_video: int = 4,
                  positions: str = "random", no_audio: str = "skip", val_fraction: float = 0.1,
-                 batch_size: int = 64, num_workers: int = 2, seed: int = 0, cache_dir: str | None = None):
+                 batch_size: int = 64, num_workers: int = 2, seed: int = 0, cache_dir: str | None = None,
+                 shards: str = ""):
         super().__init__()
+        self.shards = shards
         self.index, self.num_workers, self.seed, self.batch_size = index, num_workers, seed, batch_size
         self.val_fraction, self.clips_per_video, self.positions = val_fraction, clips_per_video, positions
         self.common = dict(frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
@@ -235,9 +240,12 @@ class VideoFolderDataModule(L.LightningDataModule):
         self.label_names: list[str] = []
 
     def prepare_data(self) -> None:
-        resolve_index(self.index, max(1, self.num_workers))
+        if not self.shards:
+            resolve_index(self.index, max(1, self.num_workers))
 
     def setup(self, stage: str | None = None) -> None:
+        if self.shards:
+            return self.setup_shards()
         if self.train_set is not None:
             return
         from multiview.data.index import load_index
@@ -255,6 +263,8 @@ class VideoFolderDataModule(L.LightningDataModule):
                             f"need at least data.batch_size={self.batch_size}")
 
     def _loader(self, dataset: ClipDataset, train: bool) -> DataLoader:
+        if self.shards:
+            return self.shard_loader(dataset, train)
         sampler = ClipSampler(len(dataset), shuffle=train, seed=self.seed, drop_last=False)
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
