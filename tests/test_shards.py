@@ -126,3 +126,96 @@ def test_mid_epoch_resume_goes_on_at_the_next_sample(written, workers_after):
     assert sorted(first + rest) == sorted(full) == list(range(meta["splits"]["train"]["samples"]))
     if workers_after == 2:
         assert first + rest == full
+
+
+def _fit_probe(out: Path, tmp: Path, world: int, batch: int, ckpt_path=None, **trainer):
+    import lightning as L
+
+    from tests.shard_probe import ShardProbe, data
+
+    dm = data(str(out), batch)
+    dm.setup("fit")
+    s = dm.train_set[0]
+    probe = ShardProbe(str(tmp / "probe"), len(dm.train_set), s["frame"].numel(), s["audio"].numel())
+    kw = {"accelerator": "cpu", "devices": world, "strategy": "ddp_spawn" if world > 1 else "auto", "logger": False,
+              "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0, "limit_val_batches": 0,
+              "enable_checkpointing": False}
+    L.Trainer(**{**kw, **trainer}).fit(probe, datamodule=dm, ckpt_path=ckpt_path)
+    return [torch.load(f"{tmp}/probe.rank{r}", weights_only=True) for r in range(world)]
+
+
+def _check_first_step(ranks: list[dict]) -> None:
+    """Gathered negatives and the memory bank give what one process gives on the global batch."""
+    from multiview.objectives.infonce import multiview_info_nce, view_pairs
+    from multiview.objectives.memory_bank import MemoryBankNCE
+    from tests.shard_probe import DIM, TAU, VIEWS, make_encoders
+
+    first = ranks[0]["first"]
+    x = {v: first[f"x_{v}"] for v in VIEWS}
+    enc = make_encoders(x["frame"].shape[1], x["audio"].shape[1])
+    z = {v: enc[v](x[v]) for v in VIEWS}
+    loss, _ = multiview_info_nce(z, view_pairs(VIEWS, "full"), TAU)
+    loss.backward()
+    bank = MemoryBankNCE(VIEWS, DIM, n_data=ranks[0]["first"]["banks"]["frame"].shape[0], k=4)
+    bank.update({v: torch.nn.functional.normalize(t.detach(), dim=1) for v, t in z.items()}, first["index"])
+    for r in ranks:
+        assert r["first"]["loss"].item() == pytest.approx(loss.item(), rel=1e-4)
+        for name, p in enc.named_parameters():
+            assert torch.allclose(r["first"]["grads"][name], p.grad, atol=1e-5, rtol=1e-3), name
+        for v in VIEWS:
+            assert torch.allclose(r["first"]["banks"][v], getattr(bank, f"bank_{v}"), atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", [2, 4])
+def test_ddp_processes_cover_each_sample_once_with_gathered_negatives(written, tmp_path, world):
+    _, out, meta = written
+    n = meta["splits"]["train"]["samples"]
+    assert n % 4 == 0
+    ranks = _fit_probe(out, tmp_path, world, n // world, max_epochs=2)
+    for epoch in range(2):
+        seen = sorted(i for r in ranks for e, idx in r["seen"] if e == epoch for i in idx)
+        assert seen == list(range(n)), epoch
+    _check_first_step(ranks)
+
+
+@pytest.mark.slow
+def test_two_torchrun_nodes_on_localhost(written, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    _, out, meta = written
+    n = meta["splits"]["train"]["samples"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    probe = Path(__file__).with_name("shard_probe.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+           "--master_addr", "127.0.0.1", "--master_port", str(port)]
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo"}
+    nodes = [subprocess.Popen([*cmd, "--node_rank", str(r), str(probe), str(out), str(tmp_path / "probe"),
+                               str(n // 2)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for r in range(2)]
+    logs = [p.communicate(timeout=600)[0].decode()[-2000:] for p in nodes]
+    assert all(p.returncode == 0 for p in nodes), logs
+    ranks = [torch.load(f"{tmp_path}/probe.rank{r}", weights_only=True) for r in range(2)]
+    for epoch in range(2):
+        assert sorted(i for r in ranks for e, idx in r["seen"] if e == epoch for i in idx) == list(range(n))
+    _check_first_step(ranks)
+
+
+@pytest.mark.slow
+def test_ddp_mid_epoch_resume_is_exact(written, tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    _, out, meta = written
+    n = meta["splits"]["train"]["samples"]
+    ck = ModelCheckpoint(dirpath=tmp_path / "ck", every_n_train_steps=1, save_top_k=-1)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = _fit_probe(out, tmp_path / "a", 2, n // 4, max_steps=1, callbacks=[ck], enable_checkpointing=True)
+    rest = _fit_probe(out, tmp_path / "b", 2, n // 4, max_epochs=1, ckpt_path=str(tmp_path / "ck" / "epoch=0-step=1.ckpt"))
+    before = [i for r in first for _, idx in r["seen"] for i in idx]
+    after = [i for r in rest for _, idx in r["seen"] for i in idx]
+    assert len(before) == len(after) == n // 2
+    assert sorted(before + after) == list(range(n))

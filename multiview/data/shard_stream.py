@@ -74,13 +74,15 @@ class ShardDataset(StreamingDataset):
         seed: the shuffle's seed.
         frame_decode: "worker" (JPEG decoded in the loader workers) or "device" (JPEG bytes
             handed on, decoded on the batch's device by :func:`decode_batch_frames`).
+        drop_last: None: litdata's choice (under DDP, ranks get equal shares; samples past the
+            last whole share are left out of that epoch, fewer than ``world_size``).
     """
 
     def __init__(self, input_dir: str, frames: int = 1, shuffle: bool = True, seed: int = 0,
-                 frame_decode: str = "worker"):
+                 frame_decode: str = "worker", drop_last: bool | None = False):
         if frame_decode not in FRAME_DECODE:
             raise UserError(f"data.frame_decode: expected one of {', '.join(FRAME_DECODE)}, got {frame_decode!r}")
-        super().__init__(input_dir=input_dir, shuffle=shuffle, seed=seed, drop_last=False)
+        super().__init__(input_dir=input_dir, shuffle=shuffle, seed=seed, drop_last=drop_last)
         self.frames, self.frame_decode = frames, frame_decode
         self.total = sum(c["chunk_size"] for c in read_json(os.path.join(input_dir, "index.json"))["chunks"])
 
@@ -161,7 +163,7 @@ class ShardSource:
         if "train" not in splits:
             raise UserError(f"data.shards: {self.shards} has no training split")
         self.train_set = ShardDataset(splits["train"], frames, shuffle=True, seed=self.seed,
-                                      frame_decode=self.frame_decode)
+                                      frame_decode=self.frame_decode, drop_last=None)
         self.val_set = ShardDataset(splits.get("val", splits["train"]), frames, shuffle=False,
                                     frame_decode=self.frame_decode)
         if len(self.train_set) < self.batch_size:
