@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 
 from multiview.encoders.audio import LogMel
-from multiview.methods.pipeline import BatchAugment, Compile, audio_features, augment_frames
+from multiview.methods.pipeline import (
+    BatchAugment,
+    Compile,
+    audio_features,
+    augment_frames,
+)
 from multiview.objectives.sound_texture import SoundTexture
 
 
