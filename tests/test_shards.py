@@ -117,14 +117,14 @@ def test_each_sample_once_per_epoch_across_ranks(written, world):
     assert _epoch(out, world, 0, workers=0)[0] == per_rank[0]  # the shuffle is seeded
 
 
-@pytest.mark.parametrize("workers_after", [2, 1])
+@pytest.mark.parametrize("workers_after", [0, 2])
 def test_mid_epoch_resume_goes_on_at_the_next_sample(written, workers_after):
     _, out, meta = written
-    full, _ = _epoch(out, 1, 0, workers=2)
-    first, state = _epoch(out, 1, 0, workers=2, stop=3)
+    full, _ = _epoch(out, 1, 0, workers=0)
+    first, state = _epoch(out, 1, 0, workers=0, stop=3)
     rest, _ = _epoch(out, 1, 0, workers=workers_after, state=state)
     assert sorted(first + rest) == sorted(full) == list(range(meta["splits"]["train"]["samples"]))
-    if workers_after == 2:
+    if workers_after == 0:  # the same topology: the very order of the uninterrupted epoch
         assert first + rest == full
 
 
