@@ -119,13 +119,17 @@ def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, la
         if (part / "index.json").exists():  # a part whose videos all failed writes nothing
             parts.append(part)
     target = root / name
-    shutil.rmtree(target, ignore_errors=True)
-    if len(parts) == 1:
-        shutil.copytree(parts[0], target)
-    elif parts:
-        from litdata import merge_datasets
+    merged = target / "index.json"
+    fresh = merged.exists() and all(p.with_name(p.name + ".done").stat().st_mtime <= merged.stat().st_mtime
+                                    for p in parts)
+    if parts and not fresh:  # a split already merged from these parts is left alone: readers may use it
+        shutil.rmtree(target, ignore_errors=True)
+        if len(parts) == 1:
+            shutil.copytree(parts[0], target)
+        else:
+            from litdata import merge_datasets
 
-        merge_datasets([str(p) for p in parts], str(target))
+            merge_datasets([str(p) for p in parts], str(target))
     failed = sorted((read_json(f) for f in failed_dir.glob("*.json")), key=lambda f: f["path"])
     n = 0
     if parts:
