@@ -119,9 +119,10 @@ def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, la
         if (part / "index.json").exists():  # a part whose videos all failed writes nothing
             parts.append(part)
     target = root / name
-    merged = target / "index.json"
-    fresh = merged.exists() and all(p.with_name(p.name + ".done").stat().st_mtime <= merged.stat().st_mtime
-                                    for p in parts)
+    merged, record = target / "index.json", parts_dir / f"{name}.merged.json"
+    names = [p.name for p in parts]
+    fresh = merged.exists() and record.exists() and read_json(record) == names and all(
+        p.with_name(p.name + ".done").stat().st_mtime <= merged.stat().st_mtime for p in parts)
     if parts and not fresh:  # a split already merged from these parts is left alone: readers may use it
         shutil.rmtree(target, ignore_errors=True)
         if len(parts) == 1:
@@ -130,6 +131,7 @@ def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, la
             from litdata import merge_datasets
 
             merge_datasets([str(p) for p in parts], str(target))
+        write_json(record, names)
     failed = sorted((read_json(f) for f in failed_dir.glob("*.json")), key=lambda f: f["path"])
     n = 0
     if parts:
@@ -154,10 +156,13 @@ def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_s
         raise UserError(f"{index}: the index lists no usable videos")
     settings = asdict(spec)
     started = root / ".parts" / "spec.json"
-    if started.exists() and read_json(started) != {**settings, "index": os.path.abspath(index)}:
-        raise UserError(f"{out}: holds parts cut from another index or with other settings "
-                        f"({started}); give an empty --out")
-    write_json(started, {**settings, "index": os.path.abspath(index)})
+    if started.exists():
+        before = read_json(started)
+        part_size = before.pop("part_size", part_size)  # parts are cut as they were first cut
+        if before != {**settings, "index": os.path.abspath(index)}:
+            raise UserError(f"{out}: holds parts cut from another index or with other settings "
+                            f"({started}); give an empty --out")
+    write_json(started, {**settings, "index": os.path.abspath(index), "part_size": part_size})
     label_names = sorted({r["label"] for r in records if r.get("label") is not None})
     train, val = split_records(records, spec.val_fraction)
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
