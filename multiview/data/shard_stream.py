@@ -159,7 +159,7 @@ class ShardSource:
         frames = meta["spec"]["frames"]
         if self.frame_decode == "auto":
             self.frame_decode = "device" if torch.cuda.is_available() else "worker"
-        splits = {name: os.path.join(self.shards, name) for name in meta["splits"]}
+        splits = {name: os.path.join(self.shards, name) for name, s in meta["splits"].items() if s["samples"]}
         if "train" not in splits:
             raise UserError(f"data.shards: {self.shards} has no training split")
         self.train_set = ShardDataset(splits["train"], frames, shuffle=True, seed=self.seed,

@@ -116,8 +116,8 @@ def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, la
             say(f"{name}: videos {start}..{min(start + part_size, len(records)) - 1} of {len(records)}")
             _optimize(records[start:start + part_size], part, cutter, workers, chunk_bytes)
             done.touch()
-        if (part / "index.json").exists():  # a part whose videos all failed writes nothing
-            parts.append(part)
+        if (part / "index.json").exists() and read_json(part / "index.json").get("chunks"):
+            parts.append(part)  # a part whose videos all failed holds no chunks
     target = root / name
     merged, record = target / "index.json", parts_dir / f"{name}.merged.json"
     names = [p.name for p in parts]
