@@ -5,8 +5,8 @@ recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). A
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
 ``multiview data`` and ``multiview eval`` list their commands (:mod:`multiview.commands`);
 ``multiview data NAME ...`` and ``multiview eval NAME ...`` run one. ``multiview fit --config R
---help`` explains every knob of the recipe's method and data. ``multiview export`` and ``multiview runs`` run
-:mod:`multiview.export` and :mod:`multiview.runs`. ``--verbose`` anywhere shows Lightning's
+--help`` explains every knob of the recipe's method and data. ``multiview export``, ``multiview runs`` and
+``multiview bench`` run :mod:`multiview.export`, :mod:`multiview.runs` and :mod:`multiview.bench`. ``--verbose`` anywhere shows Lightning's
 informational lines (:mod:`multiview.terminal`). Bad input ends with one line,
 ``multiview: error: ...``, exit 2.
 """
@@ -27,7 +27,7 @@ TRAINER_COMMANDS = ("fit", "validate", "test")
 # Faults of user files that a reader did not name more precisely: still one line, not a traceback.
 USER_FAULTS = ("ValueError", "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "PermissionError",
                "EOFError", "BadGzipFile", "UnicodeDecodeError", "DecompressionBombError")
-TOP_COMMANDS = ("export", "runs")
+TOP_COMMANDS = ("export", "runs", "bench")
 
 
 def _fail(message: str) -> int:
@@ -46,6 +46,7 @@ commands:
   eval       evaluate a trained run: probe, knn, finetune, retrieval, ... (multiview eval lists them)
   export     write a run's encoder as a plain state_dict (torchvision's for ResNets) with a JSON card
   runs       list runs with their status and headline metric; runs compare RUN... for a table and chart
+  bench      time a recipe: samples/s, data wait vs compute, FLOP utilisation on a GPU
 
 multiview fit --config RECIPE --help explains every knob of the recipe's method and data."""
 
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if argv[0] not in TRAINER_COMMANDS:
             raise UserError(f"unknown command {argv[0]!r}; expected fit, validate, test, data, eval, export "
-                            "or runs (multiview --help)")
+                            "runs or bench (multiview --help)")
         from multiview.trainer_cli import run_lightning_cli
 
         if ("-h" in argv or "--help" in argv) and "--config" in argv:

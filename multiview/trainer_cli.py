@@ -79,15 +79,22 @@ def read_metrics(path: Path) -> dict:
 
 
 def run_lightning_cli(argv: list[str]) -> None:
+    build_cli(argv, run=True)
+
+
+def build_cli(argv: list[str], run: bool = False) -> MultiviewCLI:
+    """The CLI over ``argv``; ``run=False`` only builds the trainer, model and data (``multiview bench``)."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    MultiviewCLI(
+    callbacks = [ModelCheckpoint(save_last=True), SaveOnInterrupt(), LearningRateLogger()] if run else []
+    return MultiviewCLI(
         model_class=Method,
         subclass_mode_model=True,
         datamodule_class=L.LightningDataModule,
         subclass_mode_data=True,
         args=argv,
+        run=run,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True), SaveOnInterrupt(), LearningRateLogger()]},
+        trainer_defaults={"callbacks": callbacks},
         parser_kwargs={"exit_on_error": False},
         auto_configure_optimizers=False,
     )

@@ -22,6 +22,7 @@ from multiview.data.loader import ResumableBatches
 from multiview.data.video.clips import NO_AUDIO, POSITIONS, ClipDataset, ClipSampler, _choice
 from multiview.data.video.index import build_index, load_index
 from multiview import cache_store
+from multiview.data.video.shard_stream import ShardSource
 from multiview.errors import UserError
 from multiview.paths import cache_dir
 
@@ -65,7 +66,7 @@ def resolve_index(index: str, workers: int = 2) -> str:
     return str(out)
 
 
-class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
+class VideoFolderDataModule(ShardSource, ResumableBatches, L.LightningDataModule):
     """Clips from an index written by ``multiview data index`` (or a folder, indexed on first use).
 
     ``frames`` frames per clip at ``fps`` (None: the video's own rate), ``frame_size`` square;
@@ -74,15 +75,17 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
     videos without usable sound, or give them "silence". ``val_fraction`` of the videos (chosen
     by a hash of their path) are held out, or exactly ``val_clips`` videos when that is set.
     ``cache_dir``: a folder where whole videos are kept decoded across epochs (see
-    :class:`ClipDataset`); None decodes every clip afresh.
+    :class:`ClipDataset`); None decodes every clip afresh. ``shards``: a folder written by
+    ``multiview data shard``, read instead of the index (:mod:`multiview.data.video.shard_stream`).
     """
 
     def __init__(self, index: str = "", frames: int = 1, fps: float | None = None, frame_size: int = 64,
                  sample_rate: int = 16000, audio_seconds: float = 1.0, clips_per_video: int = 4,
                  positions: str = "random", no_audio: str = "skip", val_fraction: float = 0.1,
                  val_clips: int | None = None, batch_size: int = 64, num_workers: int = 2, seed: int = 0,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, shards: str = ""):
         super().__init__()
+        self.shards = shards
         self.index, self.num_workers, self.seed, self.batch_size = index, num_workers, seed, batch_size
         self.val_clips = val_clips
         self.val_fraction, self.clips_per_video, self.positions = val_fraction, clips_per_video, positions
@@ -95,9 +98,12 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
         self.label_names: list[str] = []
 
     def prepare_data(self) -> None:
-        resolve_index(self.index, max(1, self.num_workers))
+        if not self.shards:
+            resolve_index(self.index, max(1, self.num_workers))
 
     def setup(self, stage: str | None = None) -> None:
+        if self.shards:
+            return self.setup_shards()
         if self.train_set is not None:
             return
         records = load_index(resolve_index(self.index, max(1, self.num_workers)))
@@ -113,6 +119,8 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
                             f"need at least data.batch_size={self.batch_size}")
 
     def _loader(self, dataset: ClipDataset, train: bool) -> DataLoader:
+        if self.shards:
+            return self.shard_loader(dataset, train)
         sampler = ClipSampler(len(dataset), shuffle=train, seed=self.seed, drop_last=False)
         if train:  # ResumableBatches records how far into the epoch training got, and resumes there
             self._train_sampler, sampler.resume_at = sampler, self._resume_at

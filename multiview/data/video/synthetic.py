@@ -211,7 +211,7 @@ class SyntheticAV(VideoFolderDataModule):
         n_clips: clips in the world.
         world_seed: seed of the world (what each clip shows and sounds like).
         duration: seconds per clip.
-        val_clips: clips held out for evaluation (chosen by a hash of their file name).
+        val_clips: clips held out for evaluation (the last ones by file name).
         frame_size: side of the square frames, in pixels (the world is drawn at this size).
         sample_rate: audio samples per second.
         audio_seconds: seconds of sound per sample, centred on its frame.

@@ -1,0 +1,204 @@
+"""Reading shards (:mod:`.shards`) with plain ``litdata.StreamingDataset`` / ``StreamingDataLoader``.
+
+The order is litdata's: chunks and the samples inside them shuffled from ``seed`` and the epoch,
+split across ranks and workers, so that under DDP every sample is seen once per epoch. The
+loader's state (epoch, samples yielded) goes into every checkpoint through the data module's
+``state_dict``; restored, the epoch goes on at the next sample, also with another worker count or
+world size (litdata's elastic resume rebuilds the remaining order from the first run's layout).
+
+Frames are decoded from JPEG in the loader workers (``frame_decode="worker"``) or, with
+``"device"``, passed on as bytes and decoded as a batch on the model's device (nvjpeg through
+``torchvision.io.decode_jpeg`` on cuda), which frees the CPU cores for reading.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")  # no look-up of new versions online
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from litdata import StreamingDataLoader, StreamingDataset
+from litdata.streaming.sampler import ChunkedIndex
+from torch.utils.data import default_collate
+
+from multiview.errors import UserError
+from multiview.io import read_json
+
+FRAME_DECODE = ("worker", "device")
+FORMAT = 1  # of shards.json
+
+
+def read_meta(shards: str) -> dict:
+    path = Path(shards) / "shards.json"
+    if not path.is_file():
+        raise UserError(f"data.shards: {shards} holds no shards.json; write shards with "
+                        f"`multiview data shard INDEX --out {shards}`")
+    meta = read_json(path)
+    if meta.get("format") != FORMAT:
+        raise UserError(f"data.shards: {path} has format {meta.get('format')!r}, expected {FORMAT}")
+    return meta
+
+
+def check_spec(meta: dict, wanted: dict, shards: str) -> None:
+    """One line naming the first setting where the data module and the shards disagree."""
+    spec = meta["spec"]
+    for key, value in wanted.items():
+        if spec.get(key) != value:
+            raise UserError(f"data.{key}: {value!r}, but the shards in {shards} were cut with "
+                            f"{key}={spec.get(key)!r}; pass --data.{key} {spec.get(key)} or cut them again")
+
+
+def decode_frames(jpegs: list, device: str | torch.device = "cpu") -> torch.Tensor:
+    """JPEG bytes (uint8 tensors) -> float [N, 3, H, W] in [0, 1], decoded on ``device`` (nvjpeg on cuda)."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    data = [j if isinstance(j, torch.Tensor) else torch.frombuffer(bytearray(j), dtype=torch.uint8) for j in jpegs]
+    out = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+    return torch.stack(out).float().div_(255.0)
+
+
+class ShardDataset(StreamingDataset):
+    """Samples of one split of a shard folder, shaped like :class:`multiview.data.video.clips.ClipDataset`'s.
+
+    ``len()`` is the number of samples in the split (all ranks together), so ``index`` runs over
+    ``range(len(dataset))``, as memory banks need; the loader's per-rank length is litdata's.
+
+    Args:
+        input_dir: a split folder written by ``multiview data shard`` (``DIR/train``).
+        frames: frames per sample stored in the shards.
+        shuffle: litdata's seeded shuffle of chunks and samples.
+        seed: the shuffle's seed.
+        frame_decode: "worker" (JPEG decoded in the loader workers) or "device" (JPEG bytes
+            handed on, decoded on the batch's device by :func:`decode_batch_frames`).
+        drop_last: None: litdata's choice (under DDP, ranks get equal shares; samples past the
+            last whole share are left out of that epoch, fewer than ``world_size``).
+    """
+
+    def __init__(self, input_dir: str, frames: int = 1, shuffle: bool = True, seed: int = 0,
+                 frame_decode: str = "worker", drop_last: bool | None = False):
+        if frame_decode not in FRAME_DECODE:
+            raise UserError(f"data.frame_decode: expected one of {', '.join(FRAME_DECODE)}, got {frame_decode!r}")
+        super().__init__(input_dir=input_dir, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        self.frames, self.frame_decode = frames, frame_decode
+        self.total = sum(c["chunk_size"] for c in read_json(os.path.join(input_dir, "index.json"))["chunks"])
+
+    def __len__(self) -> int:
+        return self.total
+
+    def failed_files(self) -> list[str]:
+        return []  # counted when the shards were written (shards.json)
+
+    def __getitem__(self, index):
+        item = super().__getitem__(index)
+        i = index.index if isinstance(index, ChunkedIndex) else int(index)
+        jpegs = [torch.frombuffer(bytearray(item[f"jpeg{t}"]), dtype=torch.uint8) for t in range(self.frames)]
+        audio = torch.from_numpy(np.asarray(item["audio"], dtype=np.float32) / 32767.0)
+        sample = {"audio": audio, "label": int(item["label"]), "caption": item["caption"], "index": i,
+                  "time": float(item["time"])}
+        if self.frame_decode == "device":
+            sample["jpeg"] = jpegs
+            return sample
+        frames = decode_frames(jpegs)
+        sample.update({"frame": frames[0]} if self.frames == 1 else {"frames": frames})
+        return sample
+
+
+def collate(samples: list[dict]) -> dict:
+    """``default_collate``, keeping ``jpeg`` (bytes of different lengths) as a list per sample."""
+    jpegs = [s.pop("jpeg") for s in samples] if samples and "jpeg" in samples[0] else None
+    batch = default_collate(samples)
+    if jpegs is not None:
+        batch["jpeg"] = jpegs
+    return batch
+
+
+def decode_batch_frames(batch: dict, device: torch.device | str) -> dict:
+    """Replace ``jpeg`` by ``frame`` [B, 3, H, W] (or ``frames`` [B, T, 3, H, W]) decoded on ``device``."""
+    if "jpeg" not in batch:
+        return batch
+    jpegs = batch.pop("jpeg")
+    t = len(jpegs[0])
+    frames = decode_frames([j for sample in jpegs for j in sample], device)
+    frames = frames.view(len(jpegs), t, *frames.shape[1:])
+    batch.update({"frame": frames[:, 0]} if t == 1 else {"frames": frames})
+    return batch
+
+
+class ShardLoader(StreamingDataLoader):
+    """litdata's loader; a state saved at the end of an epoch starts the next one, at any world size."""
+
+    def load_state_dict(self, obj: dict) -> None:
+        super().load_state_dict(obj)
+        per_rank = self.dataset.get_len(self.num_workers, self.batch_size)
+        if self.restore and self._num_samples_yielded_streaming >= per_rank:
+            self.restore = False
+
+
+class ShardSource:
+    """Mixin for a clip data module: with ``self.shards`` set, data comes from shards, not decoders.
+
+    The host module provides ``shards``, ``common`` (its clip settings), ``batch_size``,
+    ``num_workers`` and ``seed``.
+    """
+
+    SPEC_KEYS = ("frames", "fps", "frame_size", "sample_rate", "audio_seconds", "no_audio")
+    frame_decode: str = "auto"  # "device" where a GPU is, else "worker"
+    _shard_state: dict | None = None
+    _shard_loader: ShardLoader | None = None
+
+    def setup_shards(self) -> None:
+        if getattr(self, "train_set", None) is not None:
+            return
+        meta = read_meta(self.shards)
+        check_spec(meta, {k: self.common[k] for k in self.SPEC_KEYS}, self.shards)
+        self.label_names = meta["label_names"]
+        frames = meta["spec"]["frames"]
+        if self.frame_decode == "auto":
+            self.frame_decode = "device" if torch.cuda.is_available() else "worker"
+        splits = {name: os.path.join(self.shards, name) for name, s in meta["splits"].items() if s["samples"]}
+        if "train" not in splits:
+            raise UserError(f"data.shards: {self.shards} has no training split")
+        self.train_set = ShardDataset(splits["train"], frames, shuffle=True, seed=self.seed,
+                                      frame_decode=self.frame_decode, drop_last=None)
+        self.val_set = ShardDataset(splits.get("val", splits["train"]), frames, shuffle=False,
+                                    frame_decode=self.frame_decode)
+        if len(self.train_set) < self.batch_size:
+            raise UserError(f"data.shards: {self.shards} holds {len(self.train_set)} training samples; "
+                            f"need at least data.batch_size={self.batch_size}")
+
+    def shard_loader(self, dataset: ShardDataset, train: bool) -> ShardLoader:
+        loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                             drop_last=train, collate_fn=collate, pin_memory=torch.cuda.is_available(),
+                             persistent_workers=False)
+        if train:
+            if self._shard_state:
+                loader.load_state_dict(self._shard_state)
+                self._shard_state = None
+            self._shard_loader = loader
+        return loader
+
+    def state_dict(self) -> dict:
+        if not self.shards:
+            return super().state_dict()
+        if self._shard_loader is None:
+            return {}
+        return {"shard_loader": self._shard_loader.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not self.shards:
+            return super().load_state_dict(state)
+        if state.get("shard_loader"):
+            self._shard_state = state["shard_loader"]
+            if self._shard_loader is not None:
+                self._shard_loader.load_state_dict(self._shard_state)
+
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, dict) and "jpeg" in batch:
+            trainer = getattr(self, "trainer", None)
+            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            return decode_batch_frames(batch, device if device.type == "cuda" else "cpu")
+        return batch
