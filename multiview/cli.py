@@ -29,6 +29,9 @@ def _fail(message: str) -> int:
 
 
 def _run_tool(group: str, argv: list[str]) -> int:
+    from multiview.trust import take_allow_options
+
+    argv = take_allow_options(argv)  # --allow-class PATH: a class a run folder may name (multiview.trust)
     if not argv or argv[0].startswith("-"):
         raise UserError(f"usage: multiview {group} NAME [ARGS...]")
     name = argv[0]
