@@ -4,7 +4,8 @@
 recipe through Lightning's CLI (``--print_config`` shows the resolved recipe). After ``fit`` the
 method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder is printed.
 ``multiview data NAME ...`` and ``multiview eval NAME ...`` run ``multiview.data.NAME.main`` and
-``multiview.eval.NAME.main``. Bad input ends with one line, ``multiview: error: ...``, exit 2.
+``multiview.eval.NAME.main``. Bad input ends with one line, ``multiview: error: ...``, exit 2; a fit
+stopped by a signal exits with 128 + its number (130 Ctrl-C, 143 SIGTERM; ``multiview.run.status``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from multiview.errors import UserError
+from multiview.run import status as run_status
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
 TOOL_GROUPS = ("data", "eval")
@@ -86,6 +88,7 @@ def _accepted_args(class_path: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    run_status.reset()
     try:
         if argv and argv[0] in TOOL_GROUPS:
             return _run_tool(argv[0], argv[1:])
@@ -99,11 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         return _fail(str(e))
     except SystemExit as e:
+        if run_status.exit_status() is not None:
+            return run_status.exit_status()
         return int(e.code or 0) if not isinstance(e.code, str) else _fail(e.code)
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        print("multiview: interrupted", file=sys.stderr)
+        return 130
     except Exception as e:
         from jsonargparse import ArgumentError
+
+        if run_status.exit_status() is not None:  # e.g. a DataLoader worker killed by the same SIGTERM
+            print(f"multiview: stopped by a signal ({type(e).__name__}: {str(e)[:200]})", file=sys.stderr)
+            return run_status.exit_status()
 
         if isinstance(e, ArgumentError):
             return _fail(_short_parser_error(str(e)))

@@ -8,33 +8,21 @@ saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path la
 
 from __future__ import annotations
 
-import sys
-import time
 import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from multiview import paths
 from multiview.io import write_json
 from multiview.methods.base import Method
-
-
-class SaveOnInterrupt(Callback):
-    """Write ``last.ckpt`` when training is interrupted, so ``--ckpt_path last`` resumes it."""
-
-    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
-        if not interrupted or trainer.checkpoint_callback is None or trainer.state.stage != "train":
-            return
-        path = Path(trainer.checkpoint_callback.dirpath or Path(trainer.default_root_dir) / "checkpoints")
-        trainer.save_checkpoint(path / "last.ckpt")
-        print(f"\ninterrupted: saved {path / 'last.ckpt'}", file=sys.stderr)
+from multiview.run import defaults
+from multiview.run.folders import config_name, new_run_folder
+from multiview.run.signals import SaveOnInterrupt  # noqa: F401  (kept importable from here)
 
 
 class MultiviewCLI(LightningCLI):
@@ -44,7 +32,7 @@ class MultiviewCLI(LightningCLI):
         if not trainer.default_root_dir:
             configs = cfg.get("config") or []
             stem = Path(str(configs[0])).stem if configs else "run"
-            trainer.default_root_dir = str(paths.runs_dir() / stem / time.strftime("%Y%m%d-%H%M%S"))
+            trainer.default_root_dir = str(new_run_folder(paths.runs_dir() / stem))
         if trainer.logger in (None, True):
             trainer.logger = Namespace(class_path="multiview.run_log.ResumableCSVLogger",
                                        init_args=Namespace(save_dir=trainer.default_root_dir, name="", version=""))
@@ -52,6 +40,17 @@ class MultiviewCLI(LightningCLI):
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
         if trainer.precision is None and torch.cuda.is_available():
             trainer.precision = "bf16-mixed"
+
+    def instantiate_trainer(self, **kwargs):
+        cfg = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        kwargs.setdefault("plugins", defaults.with_atomic_checkpoints(cfg["trainer"].get("plugins")))
+        self.save_config_kwargs["config_filename"] = config_name(Path(cfg["trainer"]["default_root_dir"]),
+                                                                 resuming=bool(cfg.get("ckpt_path")))
+        return super().instantiate_trainer(**kwargs)
+
+    def before_fit(self) -> None:
+        cfg = self.config_init[self.subcommand]
+        cfg["ckpt_path"] = defaults.resolve_ckpt_path(cfg.get("ckpt_path"), self.trainer)
 
     def after_fit(self) -> None:
         trainer, model = self.trainer, self.model
@@ -75,7 +74,7 @@ def run_lightning_cli(argv: list[str]) -> None:
         subclass_mode_data=True,
         args=argv,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True), SaveOnInterrupt()]},
+        trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True), *defaults.default_callbacks()]},
         parser_kwargs={"exit_on_error": False},
         auto_configure_optimizers=False,
     )

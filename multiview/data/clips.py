@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from multiview.data import cache, decode
+from multiview.data.loader import worker_ignores_sigterm
 from multiview.errors import UserError
 
 FAILED, SILENCED = 1, 2
@@ -259,7 +260,8 @@ class VideoFolderDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           pin_memory=torch.cuda.is_available(),
-                          multiprocessing_context="spawn" if self.num_workers > 0 else None)
+                          multiprocessing_context="spawn" if self.num_workers > 0 else None,
+                          worker_init_fn=worker_ignores_sigterm if self.num_workers > 0 else None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)
