@@ -57,8 +57,11 @@ class QuietCMC(CMC):
 
 
 class QuietWord2Vec(Word2Vec):
+    """word2vec pausing on request after chunk N of epoch 0 (it makes no optimizer steps)."""
+
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        pause_here("step", self.trainer.global_step, self.trainer)
+        if self.current_epoch == 0:
+            pause_here("step", batch_idx + 1, self.trainer)
 
 
 def cmc_recipe(path: Path, epochs: int = 3, workers: int = 0, **model) -> Path:

@@ -77,19 +77,27 @@ class ResumableBatches:
         if not train:
             return DataLoader(dataset, **common)
         self._train_sampler = EpochSampler(len(dataset), self.seed)
-        self._train_sampler.resume_at = self._resume_at
+        self._resume_sampler()
         return DataLoader(dataset, sampler=self._train_sampler, drop_last=True, **common)
 
     def state_dict(self) -> dict:
         trainer = getattr(self, "trainer", None)
         if trainer is None or self._train_sampler is None:
             return {}
-        processed = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        progress = trainer.fit_loop.epoch_loop.batch_progress
+        if progress.is_last_batch:  # the epoch is done: resume at the start of the next one
+            return {"epoch": trainer.current_epoch + 1, "position": 0}
         batch_size = trainer.train_dataloader.batch_size if trainer.train_dataloader is not None else 0
-        return {"epoch": trainer.current_epoch, "position": processed * (batch_size or 0)}
+        return {"epoch": trainer.current_epoch, "position": progress.current.processed * (batch_size or 0)}
 
     def load_state_dict(self, state: dict) -> None:
         if "epoch" in state:
             self._resume_at = (int(state["epoch"]), int(state["position"]))
-            if self._train_sampler is not None:
-                self._train_sampler.resume_at = self._resume_at
+            self._resume_sampler()
+
+    def _resume_sampler(self) -> None:
+        # Lightning creates the resumed run's iterator before its set_epoch, and worker processes
+        # fetch indices as soon as it exists: the sampler must already be in the resumed epoch.
+        if self._train_sampler is not None and self._resume_at is not None:
+            self._train_sampler.set_epoch(self._resume_at[0])
+            self._train_sampler.resume_at = self._resume_at

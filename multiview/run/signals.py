@@ -1,8 +1,9 @@
 """Stop a fit on a signal without losing it: save ``last.ckpt`` at a step boundary, then exit.
 
 - The first Ctrl-C (SIGINT), SIGTERM or SIGUSR1 asks Lightning to stop after the running step
-  (its ``received_sigterm`` flag, checked after every training and validation step); a second
-  Ctrl-C stops at once. During validation inside ``fit`` the stop is honoured too.
+  (its ``received_sigterm`` flag, checked after every training step); a second Ctrl-C stops at
+  once. During validation inside ``fit`` the validation is finished first and the run stops with
+  its epoch complete: Lightning cannot resume a checkpoint taken mid-validation.
 - :class:`SaveOnInterrupt` then writes ``checkpoints/last.ckpt``. It also saves when SIGTERM went
   to the whole process group and a DataLoader worker that did not ignore it (a loader built
   elsewhere than :mod:`multiview.data.loader`) died first: the main process then sees
@@ -59,10 +60,21 @@ class SaveOnInterrupt(Callback):
                 raise KeyboardInterrupt
             return
         status.record(signum)
-        trainer._signal_connector.received_sigterm = True  # Lightning stops after the running step
+        if trainer.validating and not trainer.sanity_checking:
+            # Lightning cannot resume from the middle of a validation (the resumed fit ends at
+            # once): finish it, then stop with the epoch complete (on_validation_end).
+            trainer._signal_connector.received_sigterm = False
+            self._after_validation = True
+        else:
+            trainer._signal_connector.received_sigterm = True  # Lightning stops after the running step
         if trainer.is_global_zero:
             print(f"\n{status.describe(signum)}: stopping after this step and saving last.ckpt"
                   + (" (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""), file=sys.stderr)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module) -> None:
+        if getattr(self, "_after_validation", False):
+            self._after_validation = False
+            trainer._signal_connector.received_sigterm = True
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
         stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
@@ -71,6 +83,9 @@ class SaveOnInterrupt(Callback):
             return
         if _worker_died(exception):
             status.record(signal.SIGTERM)
+        if trainer.validating:
+            print("\nstopped during validation: kept the checkpoints of the last finished epoch", file=sys.stderr)
+            return
         path = Path(trainer.checkpoint_callback.dirpath or Path(trainer.default_root_dir) / "checkpoints")
         trainer.save_checkpoint(path / "last.ckpt")
         if trainer.is_global_zero:
