@@ -74,6 +74,7 @@ class SaveOnInterrupt(Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module) -> None:
         if getattr(self, "_after_validation", False):
             self._after_validation = False
+            self._epoch_saved = True  # ModelCheckpoint writes last.ckpt for the finished epoch
             trainer._signal_connector.received_sigterm = True
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
@@ -83,8 +84,10 @@ class SaveOnInterrupt(Callback):
             return
         if _worker_died(exception):
             status.record(signal.SIGTERM)
-        if trainer.validating:
-            print("\nstopped during validation: kept the checkpoints of the last finished epoch", file=sys.stderr)
+        if trainer.validating or getattr(self, "_epoch_saved", False):
+            # a checkpoint taken here would not resume (Lightning ends such a fit at once)
+            self._epoch_saved = False
+            print("\ninterrupted: saved last.ckpt at the end of the epoch", file=sys.stderr)
             return
         path = Path(trainer.checkpoint_callback.dirpath or Path(trainer.default_root_dir) / "checkpoints")
         trainer.save_checkpoint(path / "last.ckpt")
