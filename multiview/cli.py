@@ -8,7 +8,8 @@ method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder
 --help`` explains every knob of the recipe's method and data. ``multiview export``, ``multiview runs`` and
 ``multiview bench`` run :mod:`multiview.export`, :mod:`multiview.runs` and :mod:`multiview.bench`. ``--verbose`` anywhere shows Lightning's
 informational lines (:mod:`multiview.terminal`). Bad input ends with one line,
-``multiview: error: ...``, exit 2.
+``multiview: error: ...``, exit 2; a fit
+stopped by a signal exits with 128 + its number (130 Ctrl-C, 143 SIGTERM; ``multiview.run.status``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from multiview.commands import GROUPS, listing
 from multiview.errors import UserError
 from multiview.terminal import quiet_third_party, take_verbose
+from multiview.run import status as run_status
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
 # Faults of user files that a reader did not name more precisely: still one line, not a traceback.
@@ -52,6 +54,9 @@ multiview fit --config RECIPE --help explains every knob of the recipe's method 
 
 
 def _run_tool(group: str, argv: list[str]) -> int:
+    from multiview.trust import take_allow_options
+
+    argv = take_allow_options(argv)  # --allow-class PATH: a class a run folder may name (multiview.trust)
     table = GROUPS[group]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(listing(group))
@@ -124,6 +129,7 @@ def _accepted_args(class_path: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv, verbose = take_verbose(list(sys.argv[1:] if argv is None else argv))
+    run_status.reset()
     try:
         if not verbose and argv and argv[0] in TRAINER_COMMANDS + ("eval",):
             quiet_third_party()
@@ -147,11 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         return _fail(str(e))
     except SystemExit as e:
+        if run_status.exit_status() is not None:
+            return run_status.exit_status()
         return int(e.code or 0) if not isinstance(e.code, str) else _fail(e.code)
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        print("multiview: interrupted", file=sys.stderr)
+        return 130
     except Exception as e:
         from jsonargparse import ArgumentError
+
+        if run_status.exit_status() is not None:  # e.g. a DataLoader worker killed by the same SIGTERM
+            print(f"multiview: stopped by a signal ({type(e).__name__}: {str(e)[:200]})", file=sys.stderr)
+            return run_status.exit_status()
 
         if isinstance(e, ArgumentError):
             return _fail(_short_parser_error(str(e)))

@@ -10,33 +10,21 @@ SIGTERM saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt
 from __future__ import annotations
 
 import json
-import sys
-import time
 import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from multiview import paths
 from multiview.methods.base import Method
 from multiview.report_log import LearningRateLogger, log_report
-
-
-class SaveOnInterrupt(Callback):
-    """Write ``last.ckpt`` when training is interrupted, so ``--ckpt_path last`` resumes it."""
-
-    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
-        if not interrupted or trainer.checkpoint_callback is None or trainer.state.stage != "train":
-            return
-        path = Path(trainer.checkpoint_callback.dirpath or Path(trainer.default_root_dir) / "checkpoints")
-        trainer.save_checkpoint(path / "last.ckpt")
-        print(f"\ninterrupted: saved {path / 'last.ckpt'}", file=sys.stderr)
+from multiview.run import defaults
+from multiview.run.folders import config_name, new_run_folder
+from multiview.run.signals import SaveOnInterrupt  # noqa: F401  (kept importable from here)
 
 
 class MultiviewCLI(LightningCLI):
@@ -46,7 +34,7 @@ class MultiviewCLI(LightningCLI):
         if not trainer.default_root_dir:
             configs = cfg.get("config") or []
             stem = Path(str(configs[0])).stem if configs else "run"
-            trainer.default_root_dir = str(paths.runs_dir() / stem / time.strftime("%Y%m%d-%H%M%S"))
+            trainer.default_root_dir = str(new_run_folder(paths.runs_dir() / stem))
         if trainer.logger in (None, True):
             where = Namespace(save_dir=trainer.default_root_dir, name="", version="")
             trainer.logger = [Namespace(class_path="multiview.run_log.ResumableCSVLogger", init_args=where),
@@ -59,6 +47,17 @@ class MultiviewCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # Sections that must agree: the audio's sample rate, where both the data and the method take one.
         parser.link_arguments("data.init_args.sample_rate", "model.init_args.sample_rate", apply_on="parse")
+
+    def instantiate_trainer(self, **kwargs):
+        cfg = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        kwargs.setdefault("plugins", defaults.with_atomic_checkpoints(cfg["trainer"].get("plugins")))
+        self.save_config_kwargs["config_filename"] = config_name(Path(cfg["trainer"]["default_root_dir"]),
+                                                                 resuming=bool(cfg.get("ckpt_path")))
+        return super().instantiate_trainer(**kwargs)
+
+    def before_fit(self) -> None:
+        cfg = self.config_init[self.subcommand]
+        cfg["ckpt_path"] = defaults.resolve_ckpt_path(cfg.get("ckpt_path"), self.trainer)
 
     def after_fit(self) -> None:
         trainer = self.trainer
@@ -85,7 +84,7 @@ def run_lightning_cli(argv: list[str]) -> None:
 def build_cli(argv: list[str], run: bool = False) -> MultiviewCLI:
     """The CLI over ``argv``; ``run=False`` only builds the trainer, model and data (``multiview bench``)."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    callbacks = [ModelCheckpoint(save_last=True), SaveOnInterrupt(), LearningRateLogger()] if run else []
+    callbacks = [ModelCheckpoint(save_last=True), *defaults.default_callbacks(), LearningRateLogger()] if run else []
     return MultiviewCLI(
         model_class=Method,
         subclass_mode_model=True,

@@ -8,31 +8,50 @@ into the epoch the trainer got and, once restored, start the epoch there.
 
 from __future__ import annotations
 
+import signal
+
 import torch
-from torch.utils.data import DataLoader, Sampler
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
 
 
-class EpochSampler(Sampler):
-    """A seeded permutation per epoch whose indices carry the epoch: ``epoch * n + i``."""
+class EpochSampler(DistributedSampler):
+    """A seeded permutation per epoch whose indices carry the epoch: ``epoch * n + i``.
 
-    def __init__(self, n: int, seed: int = 0, shuffle: bool = True):
-        self.n, self.seed, self.shuffle = n, seed, shuffle
-        self.epoch = 0
-        self.resume_at: tuple[int, int] | None = None  # (epoch, position) to start from once
+    Under DDP each rank takes every ``world_size``-th index of the same permutation (the last
+    ``n % world_size`` are left out that epoch, so no sample is seen twice). It is a
+    ``DistributedSampler``, so Lightning uses it as is and calls its ``set_epoch``; wrapped in
+    Lightning's ``DistributedSamplerWrapper`` it would see epoch 0 for ever. Outside a process
+    group it is the whole permutation on one rank.
+    """
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, num_replicas: int | None = None,
+                 rank: int | None = None):
+        running = dist.is_available() and dist.is_initialized()
+        num_replicas = num_replicas if num_replicas is not None else dist.get_world_size() if running else 1
+        rank = rank if rank is not None else dist.get_rank() if running else 0
+        super().__init__(range(n), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
+        self.n = n
+        self.resume_at: tuple[int, int] | None = None  # (epoch, position on this rank) to start from once
 
     def __len__(self) -> int:
-        return self.n  # a full epoch, also when resuming: Lightning counts the skipped batches as done
+        return self.n // self.num_replicas  # a full epoch, also when resuming: Lightning counts skipped batches as done
 
     def __iter__(self):
         order = (torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100003 + self.epoch))
                  if self.shuffle else torch.arange(self.n))
+        order = order[self.rank : len(self) * self.num_replicas : self.num_replicas]
         start = 0
         if self.resume_at is not None and self.resume_at[0] == self.epoch:
             start, self.resume_at = self.resume_at[1], None
         return iter((order[start:] + self.epoch * self.n).tolist())
+
+
+def worker_ignores_sigterm(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: a SIGTERM sent to the whole process group (Slurm, systemd,
+    ``kill -- -PGID``) is for the main process, which stops at a step boundary and saves; a worker
+    that died of it would fail the run before it can save. Workers still exit with the main process."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class ResumableBatches:
@@ -40,7 +59,8 @@ class ResumableBatches:
 
     Lightning stores the data module's ``state_dict`` in every checkpoint: the epoch and how many
     samples of it the trainer has already trained on. On restore, the training sampler starts the
-    epoch at that position (once), without decoding the skipped samples.
+    epoch at that position (once), without decoding the skipped samples. Under DDP the position
+    is each rank's own (every rank trains the same number of batches).
     """
 
     _train_sampler: EpochSampler | None = None
@@ -52,23 +72,32 @@ class ResumableBatches:
         Uses the data module's ``batch_size``, ``num_workers`` and ``seed``.
         """
         common = dict(batch_size=self.batch_size, num_workers=self.num_workers,
-                      persistent_workers=self.num_workers > 0)
+                      persistent_workers=self.num_workers > 0,
+                      worker_init_fn=worker_ignores_sigterm if self.num_workers > 0 else None)
         if not train:
             return DataLoader(dataset, **common)
         self._train_sampler = EpochSampler(len(dataset), self.seed)
-        self._train_sampler.resume_at = self._resume_at
+        self._resume_sampler()
         return DataLoader(dataset, sampler=self._train_sampler, drop_last=True, **common)
 
     def state_dict(self) -> dict:
         trainer = getattr(self, "trainer", None)
         if trainer is None or self._train_sampler is None:
             return {}
-        processed = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        progress = trainer.fit_loop.epoch_loop.batch_progress
+        if progress.is_last_batch:  # the epoch is done: resume at the start of the next one
+            return {"epoch": trainer.current_epoch + 1, "position": 0}
         batch_size = trainer.train_dataloader.batch_size if trainer.train_dataloader is not None else 0
-        return {"epoch": trainer.current_epoch, "position": processed * (batch_size or 0)}
+        return {"epoch": trainer.current_epoch, "position": progress.current.processed * (batch_size or 0)}
 
     def load_state_dict(self, state: dict) -> None:
         if "epoch" in state:
             self._resume_at = (int(state["epoch"]), int(state["position"]))
-            if self._train_sampler is not None:
-                self._train_sampler.resume_at = self._resume_at
+            self._resume_sampler()
+
+    def _resume_sampler(self) -> None:
+        # Lightning creates the resumed run's iterator before its set_epoch, and worker processes
+        # fetch indices as soon as it exists: the sampler must already be in the resumed epoch.
+        if self._train_sampler is not None and self._resume_at is not None:
+            self._train_sampler.set_epoch(self._resume_at[0])
+            self._train_sampler.resume_at = self._resume_at

@@ -161,8 +161,11 @@ class Word2Vec(Method):
             self.pool.submit(self.train_part, i, n, self.generators[offset + k], alpha)
             for k, (i, n) in enumerate(parts)
         ]
-        previous, self.pending = self.pending, jobs
-        return self.collect(previous)
+        previous = self.pending
+        self.pending = previous + jobs  # until collected, drain() waits for both chunks
+        result = self.collect(previous)
+        self.pending = jobs
+        return result
 
     @staticmethod
     def collect(jobs) -> tuple[float, int]:

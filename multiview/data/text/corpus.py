@@ -227,10 +227,13 @@ def encode_corpus(
 class _Chunks(torch.utils.data.IterableDataset):
     def __init__(self, corpus: EncodedCorpus, words_per_chunk: int):
         self.corpus, self.words_per_chunk = corpus, words_per_chunk
+        self.skip = 0  # chunks already trained in the epoch being resumed (once)
 
     def __iter__(self):
-        for ids, lengths in self.corpus.chunks(self.words_per_chunk):
-            yield {"ids": torch.from_numpy(ids.astype(np.int64)), "lengths": torch.from_numpy(lengths)}
+        skip, self.skip = self.skip, 0
+        for k, (ids, lengths) in enumerate(self.corpus.chunks(self.words_per_chunk)):
+            if k >= skip:
+                yield {"ids": torch.from_numpy(ids.astype(np.int64)), "lengths": torch.from_numpy(lengths)}
 
 
 class TextCorpusDataModule(L.LightningDataModule):
@@ -268,9 +271,22 @@ class TextCorpusDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         self.setup()
-        return torch.utils.data.DataLoader(
-            _Chunks(self.corpus, self.batch_words), batch_size=None, num_workers=0
-        )
+        self._chunks = _Chunks(self.corpus, self.batch_words)
+        self._chunks.skip = getattr(self, "_resume_chunks", 0)
+        return torch.utils.data.DataLoader(self._chunks, batch_size=None, num_workers=0)
+
+    def state_dict(self) -> dict:
+        """How many chunks of the current epoch are trained, so a resumed run starts after them."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return {}
+        progress = trainer.fit_loop.epoch_loop.batch_progress
+        return {"chunks": 0 if progress.is_last_batch else progress.current.processed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_chunks = int(state.get("chunks", 0))
+        if getattr(self, "_chunks", None) is not None:
+            self._chunks.skip = self._resume_chunks
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from multiview.data.loader import ResumableBatches
 from multiview.data.video.clips import NO_AUDIO, POSITIONS, ClipDataset, ClipSampler, _choice
 from multiview.data.video.index import build_index, load_index
 from multiview import cache_store
+from multiview.data.loader import worker_ignores_sigterm
 from multiview.data.video.shard_stream import ShardSource
 from multiview.errors import UserError
 from multiview.paths import cache_dir
@@ -127,7 +128,8 @@ class VideoFolderDataModule(ShardSource, ResumableBatches, L.LightningDataModule
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           pin_memory=torch.cuda.is_available(),
-                          multiprocessing_context="spawn" if self.num_workers > 0 else None)
+                          multiprocessing_context="spawn" if self.num_workers > 0 else None,
+                          worker_init_fn=worker_ignores_sigterm if self.num_workers > 0 else None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

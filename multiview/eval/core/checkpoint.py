@@ -11,7 +11,6 @@ anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.tex
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import torch
@@ -50,13 +49,11 @@ def read_config(run: Path) -> dict:
 
 
 def instantiate(spec: dict, where: str):
-    """Build ``class_path(**init_args)`` from a config section."""
-    module_name, _, name = str(spec["class_path"]).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
-        raise UserError(f"{where}: class_path {spec['class_path']!r} cannot be imported") from None
-    return cls(**(spec.get("init_args") or {}))
+    """Build ``class_path(**init_args)`` from a config section, if the class is trusted
+    (:func:`multiview.trust.trusted_class`)."""
+    from multiview.trust import trusted_class
+
+    return trusted_class(spec["class_path"], where)(**(spec.get("init_args") or {}))
 
 
 def read_state(path: Path) -> dict:
