@@ -10,7 +10,7 @@ import torch
 
 from multiview.data.text import TextCorpusDataModule, iter_sentences, resolve_corpus
 from multiview.methods.word2vec import Word2Vec
-from multiview.objectives.skipgram import reduced_windows, window_bounds
+from multiview.objectives.skipgram import reduced_windows, subsample, window_bounds
 from multiview.objectives.word2vec_cpu import train_windows
 
 
@@ -113,3 +113,31 @@ def test_skipgram_learns_on_short_lines(tmp_path):
     assert model.trainer.datamodule.corpus.ends.shape[0] > 10000  # really short lines
     assert _rank(model.keyed_vectors(), "attacks", "bombings") < 50
     assert _chance_rank(model) > 400
+
+
+@pytest.mark.parametrize("sg", [True, False])
+def test_accelerator_path_matches_the_cpu_loop_on_one_part(sg):
+    """The batched path (run on an accelerator; here on CPU tensors) and the compiled loop see
+    the same windows, so the same pair count, and at initialisation (output vectors at zero,
+    every score 0) the same loss per prediction, (1 + K) log 2."""
+    data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5)
+    data.setup()
+    ids, lengths = next(iter(data.corpus.chunks(4096)))
+    ids, lengths = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(lengths)
+    loop, batched = (Word2Vec(dim=16, sg=sg, negative=5, evaluate=False) for _ in range(2))
+    for model in (loop, batched):
+        model.build(data.vocab.words, data.vocab.counts)
+        model.keep_prob.fill_(1.0)  # keep every word
+    start = loop.syn0.clone()
+    loss_loop, pairs_loop = loop._train_part(ids, lengths, torch.Generator().manual_seed(3), 0.001)
+    g = torch.Generator().manual_seed(3)  # the same draws in the same order as _train_part
+    assert subsample(ids, batched.keep_prob, g).all()
+    negatives = batched.negatives.sample((ids.numel(), 5), g)
+    effective = reduced_windows(ids.numel(), 5, g)
+    sentence = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
+    loss_batched, pairs_batched = batched._train_batched(ids, sentence, negatives, effective, 0.001)
+    assert pairs_loop == pairs_batched > 0
+    assert loss_loop == pytest.approx(6 * np.log(2), rel=0.05)
+    assert loss_batched == pytest.approx(6 * np.log(2), rel=0.05)
+    for model in (loop, batched):
+        assert (model.syn0 - start).abs().max() > 0

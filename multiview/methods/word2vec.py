@@ -10,14 +10,17 @@ decaying linearly from ``alpha`` to ``min_alpha`` over all epochs' words.
 Each training step takes a chunk of whole sentences. On CPU the chunk is cut into parts that
 ``workers`` threads train at once on the shared vectors (Hogwild, Recht et al. 2011, as
 word2vec.c's threads do; results then vary run to run, as gensim's do with workers > 1; use
-``workers: 1`` for bit-identical reruns). A part is subsampled, windowed and given its negatives
-in a few vectorized ops over the whole part (windows clipped at line ends and packed by context
-count, so short lines cost no padding), then updated in batches of about ``batch_pairs``
-(context, center) pairs with negatives shared within each window (Ji et al. 2016): batched
-matrix products and sparse row updates, no autograd, no optimizer. The threads work on one chunk while the trainer loop
-fetches the next. Every row's gradients in a batch are summed from the same stale values: at
-the default 6144 pairs per batch the vectors score as gensim's do on its Wikipedia extract
-(``benchmarks/word2vec_vs_gensim.py``); at 16384 frequent words' rows diverge.
+``workers: 1`` for bit-identical reruns). A part is subsampled, windowed (clipped at line ends,
+as gensim) and given its negatives, one set per window (Ji et al. 2016), in a few vectorized ops
+over the whole part. On CPU a compiled loop then trains its windows in order, as word2vec.c
+(:mod:`multiview.objectives.word2vec_cpu`: per-row tensor ops cost more than the rows on short
+windows); on an accelerator the windows, packed by context count so that short lines cost no
+padding, are updated in batches of about ``batch_pairs`` (context, center) pairs: batched
+matrix products and sparse row updates, no autograd, no optimizer (in a batch every row's
+gradients are summed from the same stale values: 6144 pairs scored as gensim on its Wikipedia
+extract; at 16384 frequent words' rows diverge). The threads work on one chunk while the
+trainer loop fetches the next. ``benchmarks/word2vec_matrix.py`` compares speed and quality
+with gensim's on short lines, long lines and a large vocabulary.
 
 After ``fit``, :meth:`Word2Vec.final_report` writes ``vectors.bin`` and ``vectors.txt``
 (word2vec formats, gensim-loadable) to the run folder and returns the word benchmarks.
@@ -145,6 +148,9 @@ class Word2Vec(Method):
             torch.Generator(device=self.device).manual_seed(self.seed + 1 + i) for i in range(2 * self.parts)
         ]
         if self.device.type == "cpu":
+            from multiview.objectives.word2vec_cpu import warm_up
+
+            warm_up()
             # One thread per op, parallel across workers: small ops scale badly on a busy machine.
             self.intra_op_threads = torch.get_num_threads()
             torch.set_num_threads(1)

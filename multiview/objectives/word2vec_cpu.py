@@ -105,3 +105,12 @@ def train_windows(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
                         syn0[ids[j], d] += grad[d]
             predictions += measure
     return loss / max(predictions, 1), pairs
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) before training, so that the first part is not timed
+    with the compiler."""
+    rows = np.zeros((1, 1), dtype=np.float32)
+    none = np.zeros(0, dtype=np.int64)
+    for skipgram in (True, False):
+        train_windows(rows, rows, none, none, none, np.zeros((0, 1), dtype=np.int64), 0.0, skipgram)
