@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from word2vec_vs_gensim import compare, parser  # noqa: E402
+from word2vec_vs_gensim import compare, parser
 
-from multiview.data.text import prepare_enwiki  # noqa: E402
-from multiview.io import atomic_write  # noqa: E402
-from multiview.paths import cache_dir  # noqa: E402
+from multiview.data.text import prepare_enwiki
+from multiview.io import atomic_write
+from multiview.paths import cache_dir
 
 SHAPES = {"short": {}, "long": {}, "vocab": {"min_count": 1}}
 ARCHITECTURES = {"sg": 1, "cbow": 0}

@@ -23,7 +23,7 @@ from multiview.paths import cache_dir
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir("numba")))
 
-import numba  # noqa: E402  (after its cache folder is set: never inside the package)
+import numba  # after its cache folder is set: never inside the package
 
 LOSS_WINDOWS = 1024  # the reported loss covers this many first windows of a part
 
