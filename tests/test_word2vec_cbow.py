@@ -20,15 +20,15 @@ def _sigmoid(x):
 
 def _slow_train(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
     """gensim's fast_sentence_sg_neg / fast_sentence_cbow_neg (cbow_mean=1: the mean of the
-    contexts predicts, every context row takes the whole step), window by window, with one
-    window's negatives shared by its contexts; float64, exact sigmoid."""
+    contexts predicts, every context row takes the whole step), window by window, negatives
+    per pair (skip-gram) or per window (CBOW); float64, exact sigmoid."""
     pairs = 0
     for i in range(len(ids)):
         contexts = [j for j in range(lo[i], hi[i] + 1) if j != i]
         pairs += len(contexts)
-        outputs = [(ids[i], 1.0)] + [(n, 0.0) for n in negatives[i] if n != ids[i]]
         inputs = [[ids[j]] for j in contexts] if skipgram else ([[ids[j] for j in contexts]] if contexts else [])
-        for rows in inputs:
+        for slot, rows in enumerate(inputs):
+            outputs = [(ids[i], 1.0)] + [(n, 0.0) for n in negatives[i, slot] if n != ids[i]]
             hidden = syn0[rows].mean(0)
             grad = np.zeros_like(hidden)
             for target, label in outputs:
@@ -48,8 +48,8 @@ def test_cpu_update_is_gensims_loop(skipgram):
     sentence = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
     ids = torch.randint(0, vocab, (sentence.numel(),), generator=g)
     lo, hi = window_bounds(sentence, reduced_windows(ids.numel(), 3, g))
-    negatives = torch.randint(0, vocab, (ids.numel(), 4), generator=g)
-    negatives[4, 1] = ids[4]
+    negatives = torch.randint(0, vocab, (ids.numel(), 6 if skipgram else 1, 4), generator=g)
+    negatives[4, 0, 1] = ids[4]
     syn0 = (torch.randn(vocab, dim, generator=g) * 0.5).numpy()
     syn1 = (torch.randn(vocab, dim, generator=g) * 0.5).numpy()
     ref0, ref1, start = syn0.astype(np.float64), syn1.astype(np.float64), syn0.copy()
@@ -132,8 +132,8 @@ def test_accelerator_path_matches_the_cpu_loop_on_one_part(sg):
     loss_loop, pairs_loop = loop._train_part(ids, lengths, torch.Generator().manual_seed(3), 0.001)
     g = torch.Generator().manual_seed(3)  # the same draws in the same order as _train_part
     assert subsample(ids, batched.keep_prob, g).all()
-    negatives = batched.negatives.sample((ids.numel(), 5), g)
     effective = reduced_windows(ids.numel(), 5, g)
+    negatives = batched.negatives.sample((ids.numel(), 5), g)
     sentence = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
     loss_batched, pairs_batched = batched._train_batched(ids, sentence, negatives, effective, 0.001)
     assert pairs_loop == pairs_batched > 0

@@ -11,11 +11,12 @@ Each training step takes a chunk of whole sentences. On CPU the chunk is cut int
 ``workers`` threads train at once on the shared vectors (Hogwild, Recht et al. 2011, as
 word2vec.c's threads do; results then vary run to run, as gensim's do with workers > 1; use
 ``workers: 1`` for bit-identical reruns). A part is subsampled, windowed (clipped at line ends,
-as gensim) and given its negatives, one set per window (Ji et al. 2016), in a few vectorized ops
-over the whole part. On CPU a compiled loop then trains its windows in order, as word2vec.c
+as gensim) and given its negatives in a few vectorized ops over the whole part. On CPU a
+compiled loop then trains its windows in order, as word2vec.c, with gensim's negatives
 (:mod:`multiview.objectives.word2vec_cpu`: per-row tensor ops cost more than the rows on short
 windows); on an accelerator the windows, packed by context count so that short lines cost no
-padding, are updated in batches of about ``batch_pairs`` (context, center) pairs: batched
+padding, share one set of negatives per window (Ji et al. 2016) and are updated in batches of
+about ``batch_pairs`` (context, center) pairs: batched
 matrix products and sparse row updates, no autograd, no optimizer (in a batch every row's
 gradients are summed from the same stale values: 6144 pairs scored as gensim on its Wikipedia
 extract; at 16384 frequent words' rows diverge). The threads work on one chunk while the
@@ -213,15 +214,18 @@ class Word2Vec(Method):
         sentence = torch.repeat_interleave(torch.arange(lengths.numel(), device=ids.device), lengths)
         keep = subsample(ids, self.keep_prob, generator)
         ids, sentence = ids[keep], sentence[keep]
-        negatives = self.negatives.sample((ids.numel(), self.negative), generator)
         effective = reduced_windows(ids.numel(), self.window, generator, ids.device)
-        if self.device.type == "cpu":
-            from multiview.objectives.word2vec_cpu import train_windows
+        if self.device.type != "cpu":
+            negatives = self.negatives.sample((ids.numel(), self.negative), generator)
+            return self._train_batched(ids, sentence, negatives, effective, alpha)
+        from multiview.objectives.word2vec_cpu import train_windows
 
-            lo, hi = window_bounds(sentence, effective) if ids.numel() else (ids, ids)
-            arrays = [t.numpy() for t in (self.syn0, self.syn1, ids, lo, hi, negatives)]
-            return train_windows(*arrays, alpha, self.sg)
-        return self._train_batched(ids, sentence, negatives, effective, alpha)
+        # skip-gram: K negatives per (context, center) pair, CBOW: per window, as gensim
+        slots = 2 * self.window if self.sg else 1
+        negatives = self.negatives.sample((ids.numel(), slots, self.negative), generator)
+        lo, hi = window_bounds(sentence, effective) if ids.numel() else (ids, ids)
+        arrays = [t.numpy() for t in (self.syn0, self.syn1, ids, lo, hi, negatives)]
+        return train_windows(*arrays, alpha, self.sg)
 
     def _train_batched(self, ids, sentence, negatives, effective, alpha: float) -> tuple[float, int]:
         """The accelerator path: windows packed by context count, updated in batches."""
