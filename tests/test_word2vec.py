@@ -29,6 +29,7 @@ from multiview.objectives.skipgram import (
     window_bounds,
     window_contexts,
 )
+from multiview.objectives.word2vec_cpu import draw_negatives
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +65,18 @@ def test_keep_probability_formula_and_draws():
     assert torch.allclose(rate, torch.tensor(expected, dtype=torch.float32), atol=4 * 0.5 / 200)
 
 
-def test_negatives_follow_unigram_power(lee):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_negatives_follow_unigram_power(lee, compiled):
+    """The tensor sampler (accelerator path) and the CPU loop's own draws (word2vec.c's generator
+    through the same alias table) follow counts^0.75, not the counts."""
     counts = lee.vocab.counts
     sampler = AliasSampler(counts, 0.75)
-    draws = sampler.sample((400000,), torch.Generator().manual_seed(0)).numpy()
+    if compiled:
+        tables = sampler.accept.numpy(), sampler.alias.numpy()
+        draws = draw_negatives(*tables, 12345, 400000)
+        assert (draw_negatives(*tables, 54321, 1000) != draws[:1000]).mean() > 0.9  # seeds differ
+    else:
+        draws = sampler.sample((400000,), torch.Generator().manual_seed(0)).numpy()
     observed = np.bincount(draws, minlength=len(counts))
     p = counts**0.75 / (counts**0.75).sum()
     # pool the rare words into bins so that every expected count is large

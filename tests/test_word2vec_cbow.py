@@ -10,25 +10,31 @@ import torch
 
 from multiview.data.text import TextCorpusDataModule, iter_sentences, resolve_corpus
 from multiview.methods.word2vec import Word2Vec
-from multiview.objectives.skipgram import reduced_windows, subsample, window_bounds
-from multiview.objectives.word2vec_cpu import train_windows
+from multiview.objectives.skipgram import (
+    AliasSampler,
+    reduced_windows,
+    subsample,
+    window_bounds,
+)
+from multiview.objectives.word2vec_cpu import draw_negatives, train_windows
 
 
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def _slow_train(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
+def _slow_train(syn0, syn1, ids, lo, hi, stream, k, alpha, skipgram):
     """gensim's fast_sentence_sg_neg / fast_sentence_cbow_neg (cbow_mean=1: the mean of the
-    contexts predicts, every context row takes the whole step), window by window, negatives
-    per pair (skip-gram) or per window (CBOW); float64, exact sigmoid."""
-    pairs = 0
+    contexts predicts, every context row takes the whole step), window by window, the next ``k``
+    draws of ``stream`` per pair (skip-gram) or per window (CBOW); float64, exact sigmoid."""
+    pairs, stream = 0, iter(stream)
     for i in range(len(ids)):
         contexts = [j for j in range(lo[i], hi[i] + 1) if j != i]
         pairs += len(contexts)
         inputs = [[ids[j]] for j in contexts] if skipgram else ([[ids[j] for j in contexts]] if contexts else [])
-        for slot, rows in enumerate(inputs):
-            outputs = [(ids[i], 1.0)] + [(n, 0.0) for n in negatives[i, slot] if n != ids[i]]
+        for rows in inputs:
+            negatives = [next(stream) for _ in range(k)]
+            outputs = [(ids[i], 1.0)] + [(n, 0.0) for n in negatives if n != ids[i]]
             hidden = syn0[rows].mean(0)
             grad = np.zeros_like(hidden)
             for target, label in outputs:
@@ -48,14 +54,16 @@ def test_cpu_update_is_gensims_loop(skipgram):
     sentence = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
     ids = torch.randint(0, vocab, (sentence.numel(),), generator=g)
     lo, hi = window_bounds(sentence, reduced_windows(ids.numel(), 3, g))
-    negatives = torch.randint(0, vocab, (ids.numel(), 6 if skipgram else 1, 4), generator=g)
-    negatives[4, 0, 1] = ids[4]
+    sampler = AliasSampler(torch.randint(1, 50, (vocab,), generator=g).numpy())
+    tables = sampler.accept.numpy(), sampler.alias.numpy()
+    stream = draw_negatives(*tables, 7, 4 * int((hi - lo).sum()))
+    assert np.isin(ids.numpy(), stream).any()  # some draws equal their center and are skipped
     syn0 = (torch.randn(vocab, dim, generator=g) * 0.5).numpy()
     syn1 = (torch.randn(vocab, dim, generator=g) * 0.5).numpy()
     ref0, ref1, start = syn0.astype(np.float64), syn1.astype(np.float64), syn0.copy()
-    arrays = [a.numpy() for a in (ids, lo, hi, negatives)]
-    expected = _slow_train(ref0, ref1, *arrays, 0.1, skipgram)
-    loss, pairs = train_windows(syn0, syn1, *arrays, 0.1, skipgram)
+    arrays = [a.numpy() for a in (ids, lo, hi)]
+    expected = _slow_train(ref0, ref1, *arrays, stream, 4, 0.1, skipgram)
+    loss, pairs = train_windows(syn0, syn1, *arrays, *tables, 7, 4, 0.1, skipgram)
     assert pairs == expected == int((hi - lo).sum())
     assert np.isfinite(loss) and loss > 0
     np.testing.assert_allclose(syn0, ref0, atol=1e-5)

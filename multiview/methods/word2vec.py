@@ -220,12 +220,12 @@ class Word2Vec(Method):
             return self._train_batched(ids, sentence, negatives, effective, alpha)
         from multiview.objectives.word2vec_cpu import train_windows
 
-        # skip-gram: K negatives per (context, center) pair, CBOW: per window, as gensim
-        slots = 2 * self.window if self.sg else 1
-        negatives = self.negatives.sample((ids.numel(), slots, self.negative), generator)
+        # the loop draws K negatives per (context, center) pair in skip-gram, per window in CBOW
+        seed = int(torch.randint(1, 2**62, (1,), generator=generator))
         lo, hi = window_bounds(sentence, effective) if ids.numel() else (ids, ids)
-        arrays = [t.numpy() for t in (self.syn0, self.syn1, ids, lo, hi, negatives)]
-        return train_windows(*arrays, alpha, self.sg)
+        tables = (self.negatives.accept, self.negatives.alias)
+        arrays = [t.numpy() for t in (self.syn0, self.syn1, ids, lo, hi, *tables)]
+        return train_windows(*arrays, seed, self.negative, alpha, self.sg)
 
     def _train_batched(self, ids, sentence, negatives, effective, alpha: float) -> tuple[float, int]:
         """The accelerator path: windows packed by context count, updated in batches."""

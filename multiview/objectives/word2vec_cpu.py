@@ -10,7 +10,8 @@ WS353 Spearman on gensim's Wikipedia extract when the steps are sequential).
 Why a compiled loop on CPU: the batched tensor update (``sgns_update``, ``cbow_update``) pays a
 dispatch per row in ``index_add_`` and per window in ``bmm`` (both measured at 0.1-1 us on CPU,
 more than the 100-float row itself), which costs most on short windows, i.e. short lines and
-CBOW. Everything around it (subsampling, windows, negatives) stays vectorized over the part.
+CBOW. Subsampling and windows stay vectorized over the part; the negatives are drawn inside the
+loop (word2vec.c's generator, the alias table), only for the pairs that exist.
 The functions release the GIL, so the worker threads train at once (Hogwild, Recht et al. 2011).
 """
 
@@ -53,20 +54,55 @@ def _predict(hidden, syn1, target, label, alpha, grad, measure):
     return 0.0
 
 
+_MULTIPLIER = np.uint64(25214903917)  # word2vec.c's linear congruential generator
+_INCREMENT = np.uint64(11)
+_SHIFT = np.uint64(16)
+_UNIT = 1.0 / float(1 << 48)
+
+
+@numba.njit(nogil=True, cache=True)
+def _step(state):
+    return state * _MULTIPLIER + _INCREMENT  # wraps modulo 2**64, as word2vec.c's unsigned long long
+
+
+@numba.njit(nogil=True, cache=True)
+def _draw(state, accept, alias):
+    """One draw from the alias table (Walker 1977): a column from the state's top 48 bits, then
+    the column or its alias from the next state's. Returns (word id, new state)."""
+    state = _step(state)
+    column = np.int64((state >> _SHIFT) % np.uint64(accept.shape[0]))
+    state = _step(state)
+    if (state >> _SHIFT) * _UNIT < accept[column]:
+        return column, state
+    return alias[column], state
+
+
+@numba.njit(nogil=True, cache=True)
+def draw_negatives(accept, alias, seed, count):
+    """The first ``count`` draws of the stream that ``train_windows`` uses with this seed."""
+    out = np.empty(count, dtype=np.int64)
+    state = np.uint64(seed)
+    for n in range(count):
+        out[n], state = _draw(state, accept, alias)
+    return out
+
+
 @numba.njit(nogil=True, fastmath=True, cache=True)
-def train_windows(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
+def train_windows(syn0, syn1, ids, lo, hi, accept, alias, seed, k, alpha, skipgram):
     """SGD over the windows of one part, in place on ``syn0``/``syn1`` (float32 [V, D]).
 
     Position i predicts ``ids[i]`` from the positions ``lo[i]..hi[i]`` except i (its window,
-    already clipped to its line). ``negatives [m, S, K]``: skip-gram's s-th context of window i
-    uses ``negatives[i, s]`` (S >= the largest window's context count), CBOW's window uses
-    ``negatives[i, 0]``; a draw equal to the center is skipped. Returns (loss per prediction over the first ``LOSS_WINDOWS`` windows,
-    number of (context, center) pairs).
+    already clipped to its line). Negatives are drawn here, from the alias table ``accept``,
+    ``alias`` (:class:`~multiview.objectives.skipgram.AliasSampler`) with word2vec.c's generator
+    started at ``seed``: ``k`` for each (context, center) pair in skip-gram, for each window in
+    CBOW, in the order of the loop, only for pairs that exist; a draw equal to the center is
+    skipped. Returns (loss per prediction over the first ``LOSS_WINDOWS`` windows, number of
+    (context, center) pairs).
     """
     dim = syn0.shape[1]
-    k = negatives.shape[2]
     grad = np.empty(dim, dtype=np.float32)
     hidden = np.empty(dim, dtype=np.float32)
+    state = np.uint64(seed)
     loss, predictions, pairs = 0.0, 0, 0
     for i in range(ids.shape[0]):
         count = hi[i] - lo[i]
@@ -76,7 +112,6 @@ def train_windows(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
         center = ids[i]
         measure = i < LOSS_WINDOWS
         if skipgram:
-            slot = 0
             for j in range(lo[i], hi[i] + 1):
                 if j == i:
                     continue
@@ -84,10 +119,10 @@ def train_windows(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
                 grad[:] = 0.0
                 hidden[:] = syn0[row]
                 loss += _predict(hidden, syn1, center, 1.0, alpha, grad, measure)
-                for n in range(k):
-                    if negatives[i, slot, n] != center:
-                        loss += _predict(hidden, syn1, negatives[i, slot, n], 0.0, alpha, grad, measure)
-                slot += 1
+                for _ in range(k):
+                    negative, state = _draw(state, accept, alias)
+                    if negative != center:
+                        loss += _predict(hidden, syn1, negative, 0.0, alpha, grad, measure)
                 for d in range(dim):
                     syn0[row, d] += grad[d]
                 predictions += measure
@@ -100,9 +135,10 @@ def train_windows(syn0, syn1, ids, lo, hi, negatives, alpha, skipgram):
             hidden /= count
             grad[:] = 0.0
             loss += _predict(hidden, syn1, center, 1.0, alpha, grad, measure)
-            for n in range(k):
-                if negatives[i, 0, n] != center:
-                    loss += _predict(hidden, syn1, negatives[i, 0, n], 0.0, alpha, grad, measure)
+            for _ in range(k):
+                negative, state = _draw(state, accept, alias)
+                if negative != center:
+                    loss += _predict(hidden, syn1, negative, 0.0, alpha, grad, measure)
             for j in range(lo[i], hi[i] + 1):
                 if j != i:
                     for d in range(dim):
@@ -116,5 +152,8 @@ def warm_up() -> None:
     with the compiler."""
     rows = np.zeros((1, 1), dtype=np.float32)
     none = np.zeros(0, dtype=np.int64)
+    accept = np.ones(1, dtype=np.float32)
+    alias = np.zeros(1, dtype=np.int64)
     for skipgram in (True, False):
-        train_windows(rows, rows, none, none, none, np.zeros((0, 1, 1), dtype=np.int64), 0.0, skipgram)
+        train_windows(rows, rows, none, none, none, accept, alias, 1, 1, 0.0, skipgram)
+    draw_negatives(accept, alias, 1, 1)
