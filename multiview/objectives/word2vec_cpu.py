@@ -127,12 +127,17 @@ def train_windows(syn0, syn1, ids, lo, hi, accept, alias, seed, k, alpha, skipgr
                     syn0[row, d] += grad[d]
                 predictions += measure
         else:
+            # rows read into locals: stores into syn0 may alias ``ids`` for the compiler, so an
+            # ``ids[j]`` inside the row loop would be reloaded at every element
             hidden[:] = 0.0
             for j in range(lo[i], hi[i] + 1):
                 if j != i:
+                    row = ids[j]
                     for d in range(dim):
-                        hidden[d] += syn0[ids[j], d]
-            hidden /= count
+                        hidden[d] += syn0[row, d]
+            scale = np.float32(1.0 / count)
+            for d in range(dim):
+                hidden[d] *= scale
             grad[:] = 0.0
             loss += _predict(hidden, syn1, center, 1.0, alpha, grad, measure)
             for _ in range(k):
@@ -141,8 +146,9 @@ def train_windows(syn0, syn1, ids, lo, hi, accept, alias, seed, k, alpha, skipgr
                     loss += _predict(hidden, syn1, negative, 0.0, alpha, grad, measure)
             for j in range(lo[i], hi[i] + 1):
                 if j != i:
+                    row = ids[j]
                     for d in range(dim):
-                        syn0[ids[j], d] += grad[d]
+                        syn0[row, d] += grad[d]
             predictions += measure
     return loss / max(predictions, 1), pairs
 
