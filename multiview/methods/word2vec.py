@@ -11,10 +11,10 @@ Each training step takes a chunk of whole sentences. On CPU the chunk is cut int
 ``workers`` threads train at once on the shared vectors (Hogwild, Recht et al. 2011, as
 word2vec.c's threads do; results then vary run to run, as gensim's do with workers > 1; use
 ``workers: 1`` for bit-identical reruns). A part is subsampled, windowed (clipped at line ends,
-as gensim) and given its negatives in a few vectorized ops over the whole part. On CPU a
-compiled loop then trains its windows in order, as word2vec.c, with gensim's negatives
-(:mod:`multiview.objectives.word2vec_cpu`: per-row tensor ops cost more than the rows on short
-windows); on an accelerator the windows, packed by context count so that short lines cost no
+as gensim) in a few vectorized ops over the whole part. On CPU a compiled loop then trains its
+windows in order, as word2vec.c, drawing gensim's negatives as it goes, only for the pairs that
+exist (:mod:`multiview.objectives.word2vec_cpu`: per-row tensor ops cost more than the rows on
+short windows); on an accelerator the windows, packed by context count so that short lines cost no
 padding, share one set of negatives per window (Ji et al. 2016) and are updated in batches of
 about ``batch_pairs`` (context, center) pairs: batched
 matrix products and sparse row updates, no autograd, no optimizer (in a batch every row's
@@ -73,7 +73,8 @@ class Word2Vec(Method):
     Args:
         dim: vector size.
         window: largest window; each position draws its own in [1, window].
-        negative: negatives per window.
+        negative: negatives per (context, center) pair in skip-gram, per window in CBOW (on an
+            accelerator: per window in both).
         sample: subsampling threshold (0 keeps every word).
         alpha: initial learning rate, decaying linearly to ``min_alpha``.
         min_alpha: final learning rate.
