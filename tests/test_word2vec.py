@@ -18,14 +18,18 @@ from multiview.data.text.corpus import (
     resolve_corpus,
 )
 from multiview.methods.word2vec import Word2Vec, split_sentences
+from multiview.objectives.cbow import cbow_loss, cbow_update
 from multiview.objectives.skipgram import (
     AliasSampler,
     pair_weights,
+    reduced_windows,
     sgns_loss,
     sgns_update,
     subsample,
+    window_bounds,
     window_contexts,
 )
+from multiview.objectives.word2vec_cpu import draw_negatives
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +65,18 @@ def test_keep_probability_formula_and_draws():
     assert torch.allclose(rate, torch.tensor(expected, dtype=torch.float32), atol=4 * 0.5 / 200)
 
 
-def test_negatives_follow_unigram_power(lee):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_negatives_follow_unigram_power(lee, compiled):
+    """The tensor sampler (accelerator path) and the CPU loop's own draws (word2vec.c's generator
+    through the same alias table) follow counts^0.75, not the counts."""
     counts = lee.vocab.counts
     sampler = AliasSampler(counts, 0.75)
-    draws = sampler.sample((400000,), torch.Generator().manual_seed(0)).numpy()
+    if compiled:
+        tables = sampler.accept.numpy(), sampler.alias.numpy()
+        draws = draw_negatives(*tables, 12345, 400000)
+        assert (draw_negatives(*tables, 54321, 1000) != draws[:1000]).mean() > 0.9  # seeds differ
+    else:
+        draws = sampler.sample((400000,), torch.Generator().manual_seed(0)).numpy()
     observed = np.bincount(draws, minlength=len(counts))
     p = counts**0.75 / (counts**0.75).sum()
     # pool the rare words into bins so that every expected count is large
@@ -76,21 +88,37 @@ def test_negatives_follow_unigram_power(lee):
 
 
 def test_dynamic_window_distribution():
-    window, m = 5, 60000
-    sentence = torch.zeros(m, dtype=torch.long)
-    sentence[m // 2 :] = 1
-    groups = window_contexts(sentence, window, torch.Generator().manual_seed(0))
-    sizes = {contexts.shape[1] // 2: centers.numel() for centers, contexts, _ in groups}
-    observed = [sizes.get(e, 0) for e in range(1, window + 1)]
+    effective = reduced_windows(60000, 5, torch.Generator().manual_seed(0))
+    observed = torch.bincount(effective, minlength=6)[1:].tolist()
     assert chisquare(observed).pvalue > 1e-3  # e = window - b, b uniform in [0, window)
-    for centers, contexts, valid in groups:
-        e = contexts.shape[1] // 2
-        offsets = torch.cat([torch.arange(-e, 0), torch.arange(1, e + 1)])
-        inside = valid.all(1)
-        assert torch.equal(contexts[inside], centers[inside, None] + offsets)
-        assert (sentence[contexts][valid] == sentence[centers][:, None].expand_as(valid)[valid]).all()
-        edge = (centers < e) | (centers >= m - e) | ((centers - m // 2).abs() <= e)
-        assert not inside[edge & ~inside].any() and inside[~edge].all()
+    assert int(effective.min()) == 1 and int(effective.max()) == 5
+
+
+def _slow_windows(lengths, effective):
+    """gensim's loop (word2vec_inner.pyx): j from max(i - e, start) to min(i + e + 1, end), j != i."""
+    pairs, start = set(), 0
+    for n in lengths:
+        for i in range(start, start + n):
+            e = int(effective[i])
+            pairs |= {(i, j) for j in range(max(i - e, start), min(i + e + 1, start + n)) if j != i}
+        start += n
+    return pairs
+
+
+def test_windows_stop_at_line_ends_as_gensim():
+    """Short lines, one-word lines and long lines: the packed windows hold exactly gensim's pairs."""
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([1, 2, 3, 1, 8, 5, 1, 1, 40, 4, 2, 13])
+    sentence = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
+    effective = reduced_windows(sentence.numel(), 5, g)
+    groups = window_contexts(sentence, effective)
+    got = [(int(c), int(j)) for centers, contexts in groups for c, row in zip(centers, contexts) for j in row]
+    assert len(got) == len(set(got)) and set(got) == _slow_windows(lengths.tolist(), effective)
+    sizes = [contexts.shape[1] for _, contexts in groups]  # one group per context count, no padding
+    assert sizes == sorted(set(sizes)) and sizes[0] >= 1
+    lo, hi = window_bounds(sentence, effective)
+    assert int((hi - lo).sum()) == len(got)
+    assert window_contexts(sentence[:0], effective[:0]) == []
 
 
 def _slow_loss(syn0, syn1, contexts, outputs, weights):
@@ -106,24 +134,48 @@ def _slow_loss(syn0, syn1, contexts, outputs, weights):
     return total
 
 
-def test_update_is_sgd_on_the_loss():
+def _random_batch():
+    """Float64 vectors for 30 words, 7 windows of 4 contexts, 3 negatives, one equal to its center."""
     g = torch.Generator().manual_seed(0)
     syn0 = torch.randn(30, 8, generator=g, dtype=torch.float64) * 0.3
     syn1 = torch.randn(30, 8, generator=g, dtype=torch.float64) * 0.3
     centers = torch.randint(0, 30, (7,), generator=g)
     contexts = torch.randint(0, 30, (7, 4), generator=g)
-    valid = torch.rand(7, 4, generator=g) > 0.2
     negatives = torch.randint(0, 30, (7, 3), generator=g)
     negatives[0, 1] = centers[0]  # a draw equal to its center is skipped
-    outputs, weights = pair_weights(centers, valid, negatives)
-    weights = weights.double()
-    assert weights[0, :, 2].sum() == 0
+    outputs, out_ok = pair_weights(centers, negatives)
+    assert out_ok[0, 2] == 0 and out_ok[:, 0].all()
+    return g, syn0, syn1, contexts, outputs, out_ok.double()
+
+
+def test_update_is_sgd_on_the_loss():
+    g, syn0, syn1, contexts, outputs, out_ok = _random_batch()
+    valid = torch.rand(7, 4, generator=g) > 0.2
+    weights = valid[:, :, None] * out_ok[:, None, :]
     loss = sgns_loss(syn0, syn1, contexts, outputs, weights)
     assert loss.item() == pytest.approx(_slow_loss(syn0, syn1, contexts, outputs, weights), rel=1e-9)
     a, b = syn0.clone().requires_grad_(), syn1.clone().requires_grad_()
     sgns_loss(a, b, contexts, outputs, weights).backward()
     sgns_update(syn0, syn1, contexts, outputs, weights, alpha=0.1)
     torch.testing.assert_close(syn0, a.detach() - 0.1 * a.grad)
+    torch.testing.assert_close(syn1, b.detach() - 0.1 * b.grad)
+
+
+def test_cbow_loss_and_update_against_references():
+    _, syn0, syn1, contexts, outputs, weights = _random_batch()
+    slow = 0.0
+    for w in range(7):
+        hidden = syn0[contexts[w]].numpy().mean(0)  # Mikolov et al. 2013a, cbow_mean=1
+        for k in range(4):
+            p = 1 / (1 + np.exp(-(hidden @ syn1[outputs[w, k]].numpy())))
+            slow -= float(weights[w, k]) * np.log(p if k == 0 else 1 - p)
+    assert cbow_loss(syn0, syn1, contexts, outputs, weights).item() == pytest.approx(slow, rel=1e-9)
+    a, b = syn0.clone().requires_grad_(), syn1.clone().requires_grad_()
+    cbow_loss(a, b, contexts, outputs, weights).backward()
+    loss = cbow_update(syn0, syn1, contexts, outputs, weights, alpha=0.1, with_loss=True)
+    assert loss == pytest.approx(slow, rel=1e-9)
+    # word2vec.c and gensim step each context row along dL/dh: G = 4 times its gradient
+    torch.testing.assert_close(syn0, a.detach() - 0.1 * 4 * a.grad)
     torch.testing.assert_close(syn1, b.detach() - 0.1 * b.grad)
 
 

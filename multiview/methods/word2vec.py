@@ -1,4 +1,6 @@
-"""word2vec skip-gram with negative sampling (Mikolov et al. 2013), trained with manual SGD.
+"""word2vec with negative sampling (Mikolov et al. 2013): skip-gram (``sg: true``) or CBOW with
+the mean of the context vectors (``sg: false``, gensim's ``sg=0, cbow_mean=1``), trained with
+manual SGD.
 
 The details follow word2vec.c and gensim: vocabulary with ``min_count`` (the data module),
 frequent-word subsampling, dynamic window, negatives from the unigram^0.75 distribution, input
@@ -8,13 +10,18 @@ decaying linearly from ``alpha`` to ``min_alpha`` over all epochs' words.
 Each training step takes a chunk of whole sentences. On CPU the chunk is cut into parts that
 ``workers`` threads train at once on the shared vectors (Hogwild, Recht et al. 2011, as
 word2vec.c's threads do; results then vary run to run, as gensim's do with workers > 1; use
-``workers: 1`` for bit-identical reruns). A part is subsampled, windowed and given its negatives
-in a few vectorized ops, then updated in batches of about ``batch_pairs`` (context, center) pairs
-with negatives shared within each window (Ji et al. 2016): batched matrix products and sparse
-row updates, no autograd, no optimizer. The threads work on one chunk while the trainer loop
-fetches the next. Every row's gradients in a batch are summed from the same stale values: at
-the default 6144 pairs per batch the vectors score as gensim's do on its Wikipedia extract
-(``benchmarks/word2vec_vs_gensim.py``); at 16384 frequent words' rows diverge.
+``workers: 1`` for bit-identical reruns). A part is subsampled, windowed (clipped at line ends,
+as gensim) in a few vectorized ops over the whole part. On CPU a compiled loop then trains its
+windows in order, as word2vec.c, drawing gensim's negatives as it goes, only for the pairs that
+exist (:mod:`multiview.objectives.word2vec_cpu`: per-row tensor ops cost more than the rows on
+short windows); on an accelerator the windows, packed by context count so that short lines cost no
+padding, share one set of negatives per window (Ji et al. 2016) and are updated in batches of
+about ``batch_pairs`` (context, center) pairs: batched
+matrix products and sparse row updates, no autograd, no optimizer (in a batch every row's
+gradients are summed from the same stale values: 6144 pairs scored as gensim on its Wikipedia
+extract; at 16384 frequent words' rows diverge). The threads work on one chunk while the
+trainer loop fetches the next. ``benchmarks/word2vec_matrix.py`` compares speed and quality
+with gensim's on short lines, long lines and a large vocabulary.
 
 After ``fit`` the vectors are written to the run folder as ``vectors.bin`` and ``vectors.txt``
 (word2vec formats, gensim-loadable); the word benchmarks are a report callback
@@ -32,13 +39,15 @@ from multiview.data.text.corpus import keep_probabilities
 from multiview.data.text.word_vectors import save_word2vec, to_keyed_vectors
 from multiview.encoders.text import TextEncoder
 from multiview.methods.base import Method
+from multiview.objectives.cbow import cbow_update
 from multiview.objectives.skipgram import (
     AliasSampler,
     initial_vectors,
     pair_weights,
-    sgns_loss,
+    reduced_windows,
     sgns_update,
     subsample,
+    window_bounds,
     window_contexts,
 )
 
@@ -59,7 +68,23 @@ def split_sentences(ids: torch.Tensor, lengths: torch.Tensor, parts: int):
 
 
 class Word2Vec(Method):
-    """Skip-gram, negative sampling. Needs a data module with ``.vocab`` (``TextCorpusDataModule``)."""
+    """Skip-gram or CBOW, negative sampling. Needs a data module with ``.vocab``
+    (``TextCorpusDataModule``).
+
+    Args:
+        dim: vector size.
+        window: largest window; each position draws its own in [1, window].
+        negative: negatives per (context, center) pair in skip-gram, per window in CBOW (on an
+            accelerator: per window in both).
+        sample: subsampling threshold (0 keeps every word).
+        alpha: initial learning rate, decaying linearly to ``min_alpha``.
+        min_alpha: final learning rate.
+        ns_exponent: power of the counts for the negative distribution.
+        seed: seed of the initial vectors and of every draw.
+        workers: CPU threads (Hogwild).
+        batch_pairs: about this many (context, center) pairs per batched update.
+        sg: skip-gram (True) or CBOW with the mean of the contexts (False), as gensim's ``sg``.
+    """
 
     def __init__(
         self,
@@ -73,6 +98,7 @@ class Word2Vec(Method):
         seed: int = 0,
         workers: int = 2,
         batch_pairs: int = 6144,
+        sg: bool = True,
     ):
         super().__init__(lr=alpha, weight_decay=0.0, optimizer="sgd", warmup_fraction=0.0)
         for name, value in (("dim", dim), ("window", window), ("negative", negative)):
@@ -83,6 +109,8 @@ class Word2Vec(Method):
         self.dim, self.window, self.negative, self.sample = dim, window, negative, sample
         self.alpha, self.min_alpha, self.ns_exponent = alpha, min_alpha, ns_exponent
         self.seed, self.workers = seed, workers
+        self.sg = sg
+        self.update = sgns_update if sg else cbow_update
         self.pool: ThreadPoolExecutor | None = None
         self.pending: list = []
         self.chunks_submitted = 0
@@ -121,6 +149,9 @@ class Word2Vec(Method):
             torch.Generator(device=self.device).manual_seed(self.seed + 1 + i) for i in range(2 * self.parts)
         ]
         if self.device.type == "cpu":
+            from multiview.objectives.word2vec_cpu import warm_up
+
+            warm_up()
             # One thread per op, parallel across workers: small ops scale badly on a busy machine.
             self.intra_op_threads = torch.get_num_threads()
             torch.set_num_threads(1)
@@ -147,8 +178,9 @@ class Word2Vec(Method):
 
         With worker threads the chunk is queued and the call returns the previous chunk's result,
         so the threads keep working while the trainer loop fetches the next chunk; at most two
-        chunks are in flight. Returns the loss per pair of a first batch before its update, and
-        the pair count (``nan, 0`` while nothing has finished).
+        chunks are in flight. Returns the loss per prediction (a pair in skip-gram, a window in
+        CBOW) of a first batch before its update, and the (context, center) pair count (``nan, 0``
+        while nothing has finished).
         """
         alpha = self.current_alpha()
         if self.pool is None:
@@ -187,12 +219,26 @@ class Word2Vec(Method):
         sentence = torch.repeat_interleave(torch.arange(lengths.numel(), device=ids.device), lengths)
         keep = subsample(ids, self.keep_prob, generator)
         ids, sentence = ids[keep], sentence[keep]
-        negatives = self.negatives.sample((ids.numel(), self.negative), generator)
+        effective = reduced_windows(ids.numel(), self.window, generator, ids.device)
+        if self.device.type != "cpu":
+            negatives = self.negatives.sample((ids.numel(), self.negative), generator)
+            return self._train_batched(ids, sentence, negatives, effective, alpha)
+        from multiview.objectives.word2vec_cpu import train_windows
+
+        # the loop draws K negatives per (context, center) pair in skip-gram, per window in CBOW
+        seed = int(torch.randint(1, 2**62, (1,), generator=generator))
+        lo, hi = window_bounds(sentence, effective) if ids.numel() else (ids, ids)
+        tables = (self.negatives.accept, self.negatives.alias)
+        arrays = [t.numpy() for t in (self.syn0, self.syn1, ids, lo, hi, *tables)]
+        return train_windows(*arrays, seed, self.negative, alpha, self.sg)
+
+    def _train_batched(self, ids, sentence, negatives, effective, alpha: float) -> tuple[float, int]:
+        """The accelerator path: windows packed by context count, updated in batches."""
         batches, pairs = [], 0
-        for centers, contexts, valid in window_contexts(sentence, self.window, generator):
-            outputs, weights = pair_weights(ids[centers], valid, negatives[centers])
+        for centers, contexts in window_contexts(sentence, effective):
+            outputs, weights = pair_weights(ids[centers], negatives[centers])
             contexts = ids[contexts]
-            pairs += int(valid.sum())
+            pairs += contexts.numel()
             step = max(1, self.batch_pairs // contexts.shape[1])
             batches += [
                 (contexts[a : a + step], outputs[a : a + step], weights[a : a + step])
@@ -200,11 +246,11 @@ class Word2Vec(Method):
             ]
         if not batches:
             return 0.0, 0
-        with torch.no_grad():
-            loss = float(sgns_loss(self.syn0, self.syn1, *batches[0]) / batches[0][2][:, :, 0].sum())
-        for contexts, outputs, weights in batches:
-            sgns_update(self.syn0, self.syn1, contexts, outputs, weights, alpha)
-        return loss, pairs
+        loss = self.update(self.syn0, self.syn1, *batches[0], alpha, with_loss=True)
+        for contexts, outputs, weights in batches[1:]:
+            self.update(self.syn0, self.syn1, contexts, outputs, weights, alpha)
+        predictions = batches[0][0].numel() if self.sg else batches[0][0].shape[0]
+        return loss / predictions, pairs
 
     def training_step(self, batch, batch_idx):
         ids, lengths = batch["ids"], batch["lengths"]
