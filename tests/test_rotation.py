@@ -48,9 +48,10 @@ def test_encoder_is_named_by_the_batch_key():
         Rotation(view="audio")
 
 
+@pytest.mark.slow
 def test_short_run_learns_rotations_on_cifar(shared_data):
-    dm = cifar(shared_data, train=512, test=256)
-    before, after = train_steps(Rotation(encoder={"width": 8}), dm, epochs=2)
+    dm = cifar(shared_data, train=1024, test=256)
+    before, after = train_steps(Rotation(encoder={"width": 16}), dm, epochs=3)
     assert after > max(0.4, before + 0.1), (before, after)
 
 
