@@ -14,6 +14,7 @@ from multiview.eval.core.checkpoint import find_run, load_model, read_state
 RECIPES = sorted(Path(__file__).resolve().parents[1].joinpath("recipes").glob("*.yaml"))
 SHORT = ["--trainer.max_epochs", "1", "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1",
          "--trainer.log_every_n_steps", "1"]
+PRETEXTS = ("rotation", "jigsaw", "relative_position")
 SYNTHETIC = ["--data.n_clips", "48", "--data.val_clips", "16", "--data.batch_size", "16", "--data.num_workers", "0"]
 
 
@@ -21,7 +22,7 @@ def small_data(name: str, shared: Path) -> list[str]:
     """Overrides that make a recipe's data small (the recipes' own defaults are full runs)."""
     if name in ("quickstart", "cmc_av", "cmc_avt", "ambient_sound_quickstart"):
         return SYNTHETIC
-    if name == "cmc_lab_cifar10":
+    if name == "cmc_lab_cifar10" or name in [f"{p}_cifar10" for p in PRETEXTS]:
         return ["--data.path", str(shared / "images" / "cifar10-jpg.tar"), "--data.train_limit", "256",
                 "--data.test_limit", "128", "--data.batch_size", "64"]
     if name in ("cmc_av_folder", "ambient_sound_folder"):
@@ -29,6 +30,9 @@ def small_data(name: str, shared: Path) -> list[str]:
                 "--data.batch_size", "8", "--data.num_workers", "0"]
     if name == "word2vec_enwiki":
         return ["--trainer.limit_train_batches", "2"]
+    if name in [f"{p}_video" for p in PRETEXTS]:
+        return ["--data.index", str(shared / "av" / "vas_vggsound"), "--data.clips_per_video", "2",
+                "--data.batch_size", "8", "--data.num_workers", "0"]
     return []
 
 
@@ -36,9 +40,12 @@ def evaluation(name: str, run: Path) -> list[str]:
     if name == "cmc_lab_cifar10":
         return ["eval", "probe", "--checkpoint", str(run), "--encoder", "L", "--data", "cifar10",
                 "--train-limit", "200", "--test-limit", "100", "--baselines", ""]
+    if name in [f"{p}_cifar10" for p in PRETEXTS]:
+        return ["eval", "probe", "--checkpoint", str(run), "--data", "cifar10",
+                "--train-limit", "200", "--test-limit", "100", "--baselines", ""]
     if name.startswith("word2vec"):
         return ["eval", "probe", "--checkpoint", str(run), "--data", "words", "--baselines", ""]
-    if name.startswith("ambient"):
+    if name.startswith("ambient") or name in [f"{p}_video" for p in PRETEXTS]:
         return ["eval", "probe", "--checkpoint", str(run), "--data", "run", "--baselines", "",
                 "--train-limit", "64", "--test-limit", "32"]
     return ["eval", "retrieval", "--checkpoint", str(run)]
