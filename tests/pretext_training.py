@@ -1,5 +1,6 @@
-"""Shared by the pretext tests: a small real CIFAR-10 split and a short training loop that
-measures the pretext task's held-out accuracy before and after training."""
+"""Shared by the pretext tests: a small real CIFAR-10 split and short training loops that measure
+the pretext task's held-out accuracy (classification pretexts) or loss (reconstruction pretexts)
+before and after training."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from multiview.data.image.images import ImageFolderData
 
 def cifar(shared: Path, train: int = 512, test: int = 256, batch_size: int = 64,
           augment: bool = False) -> ImageFolderData:
-    dm = ImageFolderData(str(shared / "images" / "cifar10-jpg.tar"), batch_size=batch_size, augment=augment,
-                         train_limit=train, test_limit=test)
+    dm = ImageFolderData(str(shared / "images" / "cifar10-jpg.tar"), size=32, batch_size=batch_size,
+                         augment=augment, train_limit=train, test_limit=test)
     dm.setup()
     return dm
 
@@ -44,3 +45,29 @@ def train_steps(model, dm: ImageFolderData, epochs: int, lr: float = 2e-3) -> tu
             loss.backward()
             opt.step()
     return before, held_out_accuracy(model, test)
+
+
+def held_out_loss_before_and_after(model, dm, epochs: int = 3, lr: float = 3e-3) -> tuple[float, float]:
+    """The pretext loss on a held-out batch at random init (BatchNorm statistics taken on the
+    training images, no weight change) and after ``epochs`` of AdamW on the training images."""
+    held_out = next(iter(dm.val_dataloader()))
+
+    def loss() -> float:
+        model.eval()
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return float(model.loss(held_out))
+
+    model.train()
+    with torch.no_grad():
+        for batch in dm.train_dataloader():
+            model.loss(batch)
+    before = loss()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        model.train()
+        for batch in dm.train_dataloader():
+            opt.zero_grad()
+            model.loss(batch).backward()
+            opt.step()
+    return before, loss()
