@@ -26,7 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multiview.data.video import shards
-from multiview.data.video.clips import ClipDataset, split_records
+from multiview.data.video.clips import ClipDataset
+from multiview.data.video.datamodule import split_records
 from multiview.data.video.index import load_index
 from multiview.data.video.shard_stream import ShardDataset, ShardLoader, collate
 from multiview.io import write_json

@@ -85,7 +85,7 @@ def word2vec_recipe(path: Path, epochs: int = 2, workers: int = 1) -> Path:
                     "num_sanity_val_steps": 0, "enable_progress_bar": False, "enable_model_summary": False},
         "model": {"class_path": "tests.faults.QuietWord2Vec",
                   "init_args": {"dim": 16, "window": 3, "negative": 3, "workers": workers}},
-        "data": {"class_path": "multiview.data.text.TextCorpusDataModule",
+        "data": {"class_path": "multiview.data.text.corpus.TextCorpusDataModule",
                  "init_args": {"corpus": "lee", "min_count": 5, "batch_words": 4096}},
     }
     path.write_text(yaml.safe_dump(recipe))

@@ -172,7 +172,7 @@ def test_run_splits_reads_the_runs_own_labelled_clips(tmp_path, monkeypatch):
 
     import yaml
 
-    from multiview.eval.datasets import run_splits
+    from multiview.eval.core.datasets import run_splits
 
     monkeypatch.setenv("MULTIVIEW_HOME", str(tmp_path))
     run = tmp_path / "run"

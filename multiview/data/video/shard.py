@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part_size", type=int, default=256, help="videos per resumable part")
     p.add_argument("--chunk_bytes", default="64MB")
     args = p.parse_args(argv)
-    from multiview.data.video.clips import resolve_index
+    from multiview.data.video.datamodule import resolve_index
 
     spec = ShardSpec(**{k: getattr(args, k) for k in d.__dataclass_fields__})
     start = time.perf_counter()

@@ -9,7 +9,7 @@ audio window a folder run would see at ``positions``) and writes them with ``lit
 ``{"jpeg0".."jpeg{T-1}": bytes (JPEG frames), "audio": int16 [n] (mono PCM), "label": int,
 "caption": str, "time": float, "video": str}``
 
-``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.video.clips.split_records`, one
+``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.video.datamodule.split_records`, one
 clip from the middle of each, as the folder data module holds out) are plain litdata datasets; ``DIR/shards.json`` records how they were cut and which files failed.
 Videos are written in parts of ``part_size``; a part is a litdata dataset under ``DIR/.parts``
 that is kept once complete, so an interrupted run starts again at the first unfinished part. The
@@ -143,7 +143,7 @@ def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, la
 def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_size: int = 256,
                  chunk_bytes: str = "64MB", quiet: bool = False) -> dict:
     """Cut the videos of ``index`` into ``out/train`` and ``out/val``; returns ``out/shards.json``'s content."""
-    from multiview.data.video.clips import split_records
+    from multiview.data.video.datamodule import split_records
     from multiview.data.video.index import load_index
 
     if part_size < 1:
