@@ -26,7 +26,7 @@ def small_data(name: str, shared: Path) -> list[str]:
         return ["--data.path", str(shared / "images" / "cifar10-jpg.tar"), "--data.train_limit", "256",
                 "--data.test_limit", "128", "--data.batch_size", "64"]
     if name in ("cmc_av_folder", "ambient_sound_folder"):
-        return ["--data.index", str(shared / "av" / "msrvtt"), "--data.val_clips", "6",
+        return ["--data.index", str(shared / "av" / "vas_vggsound"), "--data.val_clips", "6",
                 "--data.batch_size", "8", "--data.num_workers", "0"]
     if name == "word2vec_enwiki":
         return ["--trainer.limit_train_batches", "2"]
