@@ -105,7 +105,7 @@ def enwiki_run(tmp_path_factory):
     data = TextCorpusDataModule(**data_args)
     model = Word2Vec(**init)
     L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False, accelerator="cpu").fit(model, datamodule=data)
+              enable_model_summary=False, accelerator="cpu", default_root_dir=run).fit(model, datamodule=data)
     model.export(run)
     (run / "config.yaml").write_text(yaml.safe_dump({
         "model": {"class_path": "multiview.methods.word2vec.Word2Vec", "init_args": init},

@@ -3,6 +3,7 @@ model against random vectors on real text (gensim's Lee corpus), reproducibility
 
 from __future__ import annotations
 
+import tempfile
 import lightning as L
 import numpy as np
 import pytest
@@ -193,7 +194,8 @@ def _fit(seed: int, epochs: int = 2, workers: int = 1, **kw) -> Word2Vec:
     data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5, batch_words=8192)
     model = Word2Vec(dim=50, seed=seed, workers=workers, **kw)
     trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                        default_root_dir=tempfile.mkdtemp(prefix="w2v-"))
     trainer.fit(model, datamodule=data)
     return model
 
@@ -213,7 +215,8 @@ def test_threaded_chunks_finish_before_checkpoint_and_export(lee, tmp_path):
     data = TextCorpusDataModule(corpus="lee", tokenizer="simple", min_count=5, batch_words=4096)
     model = Word2Vec(dim=32, seed=0, workers=2)
     trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        accelerator="cpu", callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
+                        accelerator="cpu", default_root_dir=tmp_path,
+                        callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
     trainer.fit(model, datamodule=data)
     assert not model.pending and model.chunks_submitted == sum(1 for _ in data.train_dataloader()) > 1
     ckpt = torch.load(tmp_path / "last.ckpt", weights_only=True)

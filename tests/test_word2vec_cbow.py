@@ -3,6 +3,7 @@ learning on real text (gensim's Lee corpus)."""
 
 from __future__ import annotations
 
+import tempfile
 import lightning as L
 import numpy as np
 import pytest
@@ -79,7 +80,8 @@ def _fit(corpus, epochs, **kw) -> Word2Vec:
     data = TextCorpusDataModule(corpus=corpus, tokenizer="simple", min_count=5, batch_words=8192)
     model = Word2Vec(dim=50, seed=0, workers=2, **kw)
     trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                        default_root_dir=tempfile.mkdtemp(prefix="w2v-"))
     trainer.fit(model, datamodule=data)
     return model
 
