@@ -58,7 +58,7 @@ def test_frame_encoder_loads_into_torchvision_with_the_same_features(cmc_run, tm
     mean = torch.tensor(card["input"]["normalize"]["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(card["input"]["normalize"]["std"]).view(1, 3, 1, 1)
     with torch.no_grad():
-        ours = model.encoders["frame"](x)
+        ours = model.encoders()["frame"](x)
         theirs = tv((x - mean) / std)
         again, modality = load_encoder(out)  # `multiview eval --checkpoint frame.pt`
         back = again(x)
@@ -77,7 +77,7 @@ def test_audio_encoder_round_trips_with_logmel_card(cmc_run, tmp_path):
     wave = torch.randn(2, 16000, generator=torch.Generator().manual_seed(2)) * 0.1
     encoder, modality = load_encoder(out)
     with torch.no_grad():
-        assert modality == "audio" and torch.allclose(encoder(wave), model.encoders["audio"](wave), atol=1e-5)
+        assert modality == "audio" and torch.allclose(encoder(wave), model.encoders()["audio"](wave), atol=1e-5)
 
 
 def test_word_vectors_export_as_word2vec_and_keyed_vectors(tmp_path):

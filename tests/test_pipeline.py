@@ -64,12 +64,15 @@ def test_compile_keeps_outputs_and_state_dict_names():
     class M(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoders = torch.nn.ModuleDict({"a": torch.nn.Linear(4, 3)})
+            self.nets = torch.nn.ModuleDict({"a": torch.nn.Linear(4, 3)})
+
+        def encoders(self):
+            return dict(self.nets.items())
 
     m = M()
     x = torch.randn(5, 4)
-    ref = m.encoders["a"](x)
+    ref = m.nets["a"](x)
     keys = list(m.state_dict())
     Compile(backend="eager").setup(None, m, "fit")
-    assert torch.allclose(m.encoders["a"](x), ref) and list(m.state_dict()) == keys
-    assert m.encoders["a"]._compiled_call_impl is not None
+    assert torch.allclose(m.nets["a"](x), ref) and list(m.state_dict()) == keys
+    assert m.nets["a"]._compiled_call_impl is not None

@@ -101,6 +101,6 @@ class Compile(L.Callback):
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         encoders = getattr(pl_module, "encoders", None)
-        modules = encoders.values() if encoders is not None else [pl_module]
+        modules = encoders().values() if callable(encoders) else [pl_module]
         for m in modules:
             m.compile(mode=None if self.mode == "default" else self.mode, backend=self.backend)

@@ -59,15 +59,13 @@ def embed_loader(model: nn.Module, loader: Iterable, keep_inputs: int = 0,
 
 
 def random_like(module: nn.Module, seed: int = 12345) -> nn.Module:
-    """The same architecture, freshly initialised: every submodule's ``reset_parameters``, except
-    submodules whose parameters are all frozen (a fixed word table is input, not learned)."""
+    """The same architecture, freshly initialised: every submodule's ``reset_parameters`` (frozen
+    tables included: a word table's random init is the baseline word vectors are measured against)."""
     fresh = copy.deepcopy(module)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         for m in fresh.modules():
-            params = list(m.parameters(recurse=False))
-            frozen = bool(params) and not any(p.requires_grad for p in params)
-            if hasattr(m, "reset_parameters") and m is not fresh and not frozen:
+            if hasattr(m, "reset_parameters") and m is not fresh:
                 m.reset_parameters()
     return fresh.eval()
 
