@@ -55,7 +55,7 @@ def test_fit_terminal_shows_no_lightning_noise(tiny_run):
     text = r.stdout + r.stderr
     for noise in ("Tip:", "litlogger", "GPU available", "TPU available", "_pytree", "deprecated", "Seed set"):
         assert noise not in text, noise
-    assert "end-of-fit report" in r.stdout and "run folder:" in r.stdout
+    assert " report:\n" in r.stdout and "run folder:" in r.stdout
 
 
 def test_quiet_hides_lightning_info_and_deprecations_only_when_asked():

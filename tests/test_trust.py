@@ -47,7 +47,7 @@ def test_foreign_class_is_refused_before_import(tmp_path, payload, capsys):
 
 @pytest.mark.parametrize("class_path", [
     "multiview.io.Path",  # inside multiview, but not a method or data module package
-    "multiview.methods.base.Path",  # a method module, but the attribute is not a Method
+    "multiview.methods.base.nn",  # a method module, but the attribute is not a Method
     "multiview.data.loader.EpochSampler",  # a data module package, not a LightningDataModule
     "os.system",
     "builtins.eval",
