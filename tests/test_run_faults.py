@@ -14,10 +14,6 @@ from tests.faults import PAUSE, PAUSE_SAVE, cmc_recipe, finish, start_fit, wait_
 pytestmark = pytest.mark.slow
 
 
-# open after the merges: the tiny CMC recipe these runs share stops with "Expected more than 1 value per
-# channel" (a one-sample training batch reaches a BatchNorm); see the closing note
-pytestmark = pytest.mark.xfail(reason="open: the shared tiny CMC run meets a one-sample BatchNorm batch", strict=False)
-
 def fit(recipe, run, *extra):
     return cli_main(["fit", "--config", str(recipe), "--trainer.default_root_dir", str(run), *extra])
 

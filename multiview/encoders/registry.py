@@ -16,7 +16,7 @@ A new family registers itself with ``@register("name")`` on a builder
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import torch.nn as nn
@@ -30,24 +30,27 @@ from multiview.encoders.vision import RESNETS, FrameEncoder
 
 @dataclass
 class EncoderSpec:
-    """One encoder: a registered name and its size.
+    """One encoder: a registered name and its size. A field left unset (``None``) takes the
+    method's default for that view, then the base default shown here in brackets.
 
     Args:
-        name: registered family: small_resnet, resnet18/34/50/101/152, alexnet, logmel_resnet, word_bag.
-        width: channels of the first stage (small_resnet, alexnet, logmel_resnet).
-        n_mels: mel bands of the log-mel front end (logmel_resnet).
+        name: registered family: small_resnet, resnet18/34/50/101/152, alexnet, logmel_resnet,
+            word_bag [small_resnet; logmel_resnet for an audio view, word_bag for a caption view].
+        width: channels of the first stage (small_resnet, alexnet, logmel_resnet) [32].
+        n_mels: mel bands of the log-mel front end (logmel_resnet) [64].
         vectors: word2vec .bin/.txt file whose vectors form a frozen word table (word_bag); empty
-            for a learned table over hashed words.
-        dim: width of the learned word table (word_bag without vectors).
+            for a learned table over hashed words [empty].
+        dim: width of the learned word table (word_bag without vectors) [128].
     """
 
-    name: str = "small_resnet"
-    width: int = 32
-    n_mels: int = 64
-    vectors: str = ""
-    dim: int = 128
+    name: str | None = None
+    width: int | None = None
+    n_mels: int | None = None
+    vectors: str | None = None
+    dim: int | None = None
 
 
+BASE = {"name": "small_resnet", "width": 32, "n_mels": 64, "vectors": "", "dim": 128}
 Builder = Callable[[EncoderSpec, int, int], nn.Module]
 REGISTRY: dict[str, Builder] = {}
 
@@ -64,33 +67,33 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-def as_spec(spec: EncoderSpec | dict | str | None, default: EncoderSpec | None = None) -> EncoderSpec:
-    """A spec from a dataclass, a dict of its fields, or a bare name; fields a dict leaves out
-    (the name included) come from ``default``."""
-    default = default or EncoderSpec()
+def _given(spec: EncoderSpec | dict | str | None) -> dict:
+    """The fields ``spec`` sets (``None`` ones left out)."""
     if spec is None:
-        return default
-    if isinstance(spec, EncoderSpec):
-        return spec
+        return {}
     if isinstance(spec, str):
-        return EncoderSpec(name=spec)
+        return {"name": spec}
+    if isinstance(spec, EncoderSpec):
+        spec = asdict(spec)
     if isinstance(spec, dict):
-        unknown = set(spec) - set(EncoderSpec.__dataclass_fields__)
+        unknown = set(spec) - set(BASE)
         if unknown:
-            raise ValueError(f"encoder spec: unknown keys {sorted(unknown)}; expected "
-                             f"{', '.join(EncoderSpec.__dataclass_fields__)}")
-        return replace(default, **spec)
+            raise ValueError(f"encoder spec: unknown keys {sorted(unknown)}; expected {', '.join(BASE)}")
+        return {k: v for k, v in spec.items() if v is not None}
     raise TypeError(f"encoder spec: expected a dict or EncoderSpec, got {type(spec).__name__}")
 
 
+def as_spec(spec: EncoderSpec | dict | str | None, default: EncoderSpec | dict | None = None) -> EncoderSpec:
+    """A complete spec: the fields ``spec`` sets, then those ``default`` sets, then :data:`BASE`."""
+    return EncoderSpec(**{**BASE, **_given(default), **_given(spec)})
+
+
 def plain(spec: EncoderSpec | dict | str | None) -> dict | None:
-    """A spec as a plain dict (what hyperparameters and checkpoints keep: no custom classes)."""
-    if spec is None or isinstance(spec, dict):
-        return spec
-    return asdict(as_spec(spec))
+    """The fields a spec sets, as a plain dict (what hyperparameters and checkpoints keep)."""
+    return None if spec is None else _given(spec)
 
 
-def build(spec: EncoderSpec | dict | str, in_channels: int = 3, sample_rate: int = 16000) -> nn.Module:
+def build(spec: EncoderSpec | dict | str | None, in_channels: int = 3, sample_rate: int = 16000) -> nn.Module:
     """The encoder ``spec`` names, for an input of ``in_channels`` (images) or ``sample_rate`` (audio)."""
     spec = as_spec(spec)
     if spec.name not in REGISTRY:

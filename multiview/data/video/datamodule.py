@@ -124,7 +124,8 @@ class VideoFolderDataModule(ShardSource, ResumableBatches, L.LightningDataModule
             return self.shard_loader(dataset, train)
         sampler = ClipSampler(len(dataset), shuffle=train, seed=self.seed, drop_last=False)
         if train:  # ResumableBatches records how far into the epoch training got, and resumes there
-            self._train_sampler, sampler.resume_at = sampler, self._resume_at
+            self._train_sampler = sampler
+            self._resume_sampler()
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=train,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           pin_memory=torch.cuda.is_available(),
