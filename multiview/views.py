@@ -3,7 +3,8 @@
 A view is named in a recipe and read from a batch by :func:`get_view`. Image batches give the
 colour views of Tian et al. 2020 (Sec. 4.1): ``L`` (lightness) and ``ab`` (colour) of the CIE
 L*a*b* conversion, computed in torch on the batch (on the GPU where there is one). Video batches
-give ``frame``, ``audio`` (waveform) and ``caption`` (list of strings).
+give ``frame``, ``audio`` (waveform) and ``caption`` (list of strings); the ``frame`` view of a
+batch of clips ``[B, T, 3, H, W]`` is each clip's first frame.
 """
 
 from __future__ import annotations
@@ -60,4 +61,7 @@ def get_view(batch: dict, name: str, cache: dict | None = None):
         if "lab" not in cache:
             cache["lab"] = normalized_lab(batch["image"])
         return cache["lab"][:, :1] if name == "L" else cache["lab"][:, 1:]
-    return batch[source]
+    x = batch[source]
+    if source == "frame" and torch.is_tensor(x) and x.ndim == 5:
+        return x[:, 0]  # a clip of frames [B, T, 3, H, W]: its first frame
+    return x
