@@ -59,11 +59,7 @@ class CrossModalBYOL(Method):
 
     def inputs(self, batch: dict) -> dict[str, torch.Tensor]:
         cache: dict = {}
-        out = {}
-        for v in self.views:
-            x = get_view(batch, v, cache)
-            out[v] = x[:, 0] if v == "frame" and x.ndim == 5 else x
-        return out
+        return {v: get_view(batch, v, cache) for v in self.views}
 
     def embed(self, batch: dict) -> dict[str, torch.Tensor]:
         """The first view's prediction of the second's code, and the second view's projection."""

@@ -75,12 +75,14 @@ class SSLMethod(PretextMethod):
         return generator(self.aug_seed, step, stream * 4096 + rank)
 
     def raw_images(self, batch: dict) -> torch.Tensor:
-        for key in ("image", "frame"):
+        """``image`` or ``frame`` ``[B, 3, H, W]``, or ``frames`` ``[B, T, 3, H, W]`` (clips)."""
+        for key in ("image", "frame", "frames"):
             if key in batch:
                 if self.view == "auto":
-                    self.seen_view = key
+                    self.seen_view = key.rstrip("s")
                 return batch[key]
-        raise KeyError(f"{type(self).__name__} needs batch key 'image' or 'frame'; the batch has {', '.join(batch)}")
+        raise KeyError(f"{type(self).__name__} needs batch key 'image', 'frame' or 'frames'; "
+                       f"the batch has {', '.join(batch)}")
 
     def two_views(self, batch: dict, batch_idx: int = 0,
                   augment: ImageAugment | None = None) -> tuple[torch.Tensor, torch.Tensor]:
