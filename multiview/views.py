@@ -3,7 +3,8 @@
 A view is named in a recipe and read from a batch by :func:`get_view`. Image batches give the
 colour views of Tian et al. 2020 (Sec. 4.1): ``L`` (lightness) and ``ab`` (colour) of the CIE
 L*a*b* conversion, computed in torch on the batch (on the GPU where there is one). Video batches
-give ``frame``, ``audio`` (waveform) and ``caption`` (list of strings).
+give ``frame``, ``audio`` (waveform) and ``caption`` (list of strings); clips of two or more
+frames (``"frames"``, ``[B, T, 3, H, W]``) give each clip's first frame as the ``frame`` view.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def get_view(batch: dict, name: str, cache: dict | None = None):
     if name not in VIEW_SOURCES:
         raise KeyError(f"view {name!r}: expected one of {', '.join(VIEW_SOURCES)}")
     source = VIEW_SOURCES[name]
+    if source == "frame" and "frame" not in batch and "frames" in batch:
+        return batch["frames"][:, 0]  # clips of T > 1 frames, [B, T, 3, H, W]: the first frame
     if source not in batch:
         raise KeyError(f"view {name!r} needs batch key {source!r}; the batch has {', '.join(batch)}")
     if name in ("L", "ab"):

@@ -1,0 +1,185 @@
+"""Self-supervised methods on CIFAR-10 for the same wall-clock budget, beside every baseline.
+
+    python benchmarks/cifar10_budget.py --data ../shared/data/images/cifar10-jpg.tar --out X.json \
+        [--minutes 15] [--methods instdisc,moco,simclr,byol,simsiam,dino]
+
+Each method trains through ``multiview fit`` from its recipe (``recipes/<method>_cifar10.yaml``:
+small_resnet width 16 at 32 px, batch views made on the batch) for ``--minutes`` of wall clock on
+this machine: a few timed steps give the step rate, the schedule is set to the steps that fit
+(so the learning rate decays to the end of the budget) and ``max_time`` stops it regardless.
+Every encoder is then probed with the protocol of ``multiview eval probe`` (its functions, not a
+copy: the class-balanced splits, a logistic-regression probe on the pooled features, C chosen on
+the validation split) beside raw pixels, Gabor features, the encoder at random init
+(BatchNorm statistics from the data) and the same architecture trained with labels for the same
+budget (epochs that fit in ``--minutes``, timed on one epoch). For the best method a curve of
+probe accuracy at 5, 15 and 30 minutes (scaled by ``--minutes / 15``) is added.
+
+Why this encoder: at 32 px on 2 CPU cores a width-16 small ResNet (0.7 M parameters) runs
+several times more images per second than a ResNet-18, and in a 15-minute budget the number of
+images seen matters more than width (the ResNet-18 anchors need 10+ epochs of 50k images).
+
+JSON keys: ``<method>/top1`` (and ``/val_top1``, ``/steps``, ``/train_seconds``), the baselines
+``raw_pixels/top1``, ``gabor/top1``, ``random_init/top1``, ``supervised/top1`` (with
+``supervised/epochs``), ``best``, ``curve/<method>/<minutes>min/top1``, and the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from multiview.cli import main as cli  # noqa: E402
+from multiview.eval.commands.compare import add_report_args, evaluate_representation, representations  # noqa: E402
+from multiview.eval.core import baselines  # noqa: E402
+from multiview.eval.core.checkpoint import load_encoder  # noqa: E402
+from multiview.eval.core.datasets import eval_splits  # noqa: E402
+from multiview.eval.core.embed import random_like  # noqa: E402
+from multiview.eval.core.training import train_classifier  # noqa: E402
+from multiview.eval.metrics.linear import linear_probe  # noqa: E402
+
+METHODS = ("instdisc", "moco", "simclr", "byol", "simsiam", "dino")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def seconds_per_step(recipe: Path, batch_size: int, steps: int = 3) -> float:
+    """Wall seconds of one training step of the recipe's model on a random batch."""
+    import importlib
+
+    cfg = yaml.safe_load(recipe.read_text())["model"]
+    module, name = cfg["class_path"].rsplit(".", 1)
+    model = getattr(importlib.import_module(module), name)(**cfg.get("init_args", {}))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = {"image": torch.rand(batch_size, 3, 32, 32), "index": torch.arange(batch_size) % 10,
+             "label": torch.zeros(batch_size, dtype=torch.long)}
+    if hasattr(model, "bank"):
+        model.bank.resize(10)
+    times = []
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        loss = model.loss(batch, i)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.on_train_batch_end(None, batch, i)
+        times.append(time.perf_counter() - t0)
+    return min(times[1:])
+
+
+def train(method: str, data: str, minutes: float, root: Path, train_limit: int, batch_size: int) -> dict:
+    """Fit ``method``'s recipe for ``minutes``; returns the run folder, steps and seconds."""
+    recipe = ROOT / "recipes" / f"{method}_cifar10.yaml"
+    per_step = seconds_per_step(recipe, batch_size)
+    steps = max(2, int(0.85 * minutes * 60 / per_step))  # leave room for loading and checkpointing
+    run = root / f"{method}_{minutes:g}min"
+    budget = max(1, int(round(minutes * 60)))
+    argv = ["fit", "--config", str(recipe), "--data.path", data, "--data.train_limit", str(train_limit),
+            "--data.batch_size", str(batch_size), "--trainer.max_epochs", "-1", "--trainer.max_steps", str(steps),
+            "--trainer.max_time", f"00:00:{budget // 60:02d}:{budget % 60:02d}", "--trainer.callbacks", "[]",
+            "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",
+            "--trainer.default_root_dir", str(run)]
+    log(f"{method}: {per_step:.2f} s/step -> {steps} steps in {minutes:g} min")
+    t0 = time.time()
+    if cli(argv) != 0:
+        raise RuntimeError(f"{method}: multiview fit failed")
+    return {"run": run, "steps": steps, "seconds": time.time() - t0}
+
+
+def probe_args(checkpoint: str, data: str, train_limit: int, test_limit: int, wanted: str):
+    parser = argparse.ArgumentParser()
+    add_report_args(parser)
+    return parser.parse_args(["--checkpoint", checkpoint, "--data", data, "--train-limit", str(train_limit),
+                              "--test-limit", str(test_limit), "--baselines", wanted])
+
+
+def probe(module, splits, layer: str = "pool") -> dict[str, float]:
+    r, _ = evaluate_representation(module, layer, splits, 1, lambda f: linear_probe(
+        f["train"], f["train_y"], f["val"], f["val_y"], f["test"], f["test_y"]))
+    return r
+
+
+def supervised_for(encoder, train, n_classes: int, minutes: float) -> tuple[torch.nn.Module, int]:
+    """The encoder's architecture trained with labels for as many epochs as fit in ``minutes``."""
+    t0 = time.time()
+    trial = random_like(encoder, 0).requires_grad_(True)
+    train_classifier(trial, torch.nn.Linear(trial.out_dim, n_classes), train, "frame", epochs=1)
+    epochs = max(1, math.floor(minutes * 60 / max(1e-3, time.time() - t0)))
+    fresh = random_like(encoder, 0).requires_grad_(True)
+    train_classifier(fresh, torch.nn.Linear(fresh.out_dim, n_classes), train, "frame", epochs=epochs)
+    return fresh.eval(), epochs
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="CIFAR-10 tar or folder (train/<class>, test/<class>)")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--minutes", type=float, default=15.0, help="training budget per method (default 15)")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--train-limit", type=int, default=50000, help="unlabelled training images for SSL")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--probe-train", type=int, default=4000, help="labelled images for the probe (and supervised)")
+    p.add_argument("--probe-test", type=int, default=2000)
+    p.add_argument("--no-curve", action="store_true", help="skip the 5/15/30-minute curve of the best method")
+    p.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    a = p.parse_args(argv)
+    methods = [m for m in a.methods.split(",") if m]
+    if set(methods) - set(METHODS):
+        p.error(f"--methods: expected a subset of {','.join(METHODS)}, got {a.methods}")
+    root = Path(a.workdir or tempfile.mkdtemp(prefix="cifar10_budget_"))
+    out = {"settings/minutes": a.minutes, "settings/train_limit": a.train_limit,
+           "settings/probe_train": a.probe_train, "settings/probe_test": a.probe_test,
+           "settings/threads": torch.get_num_threads(), "settings/encoder": "small_resnet width 16, 32 px"}
+    splits = None
+    for i, m in enumerate(methods):
+        fit = train(m, a.data, a.minutes, root, a.train_limit, a.batch_size)
+        args = probe_args(str(fit["run"]), a.data, a.probe_train, a.probe_test,
+                          "random_init,hand_designed" if i == 0 else "")
+        encoder, modality = load_encoder(args.checkpoint, args.encoder)
+        train_set, val, test, classes = eval_splits(args, modality, encoder)
+        splits = (train_set, val, test)
+        for name, (module, layer) in representations(args, encoder, modality, train_set, len(classes)).items():
+            r = probe(module, splits, layer)
+            key = m if name == "ssl" else name
+            out.update({f"{key}/top1": r["top1"], f"{key}/val_top1": r["val_top1"]})
+            log(f"  {key:<12} top-1 {r['top1']:.4f}")
+        out.update({f"{m}/steps": fit["steps"], f"{m}/train_seconds": round(fit["seconds"], 1)})
+        if i == 0:
+            sup, epochs = supervised_for(encoder, train_set, len(classes), a.minutes)
+            out.update({"supervised/top1": probe(sup, splits)["top1"], "supervised/epochs": epochs})
+            log(f"  supervised   top-1 {out['supervised/top1']:.4f} ({epochs} epochs)")
+        Path(a.out).write_text(json.dumps(out, indent=1, sort_keys=True))
+    best = max(methods, key=lambda m: out[f"{m}/top1"])
+    out["best"] = best
+    if not a.no_curve:
+        scale = a.minutes / 15
+        for minutes in (5, 15, 30):
+            budget = minutes * scale
+            if minutes == 15:
+                top1 = out[f"{best}/top1"]
+            else:
+                fit = train(best, a.data, budget, root, a.train_limit, a.batch_size)
+                encoder, _ = load_encoder(str(fit["run"]), "auto")
+                top1 = probe(encoder, splits)["top1"]
+            out[f"curve/{best}/{minutes}min/top1"] = top1
+            out[f"curve/{best}/{minutes}min/minutes"] = budget
+            log(f"  curve {best} {budget:g} min: {top1:.4f}")
+    Path(a.out).write_text(json.dumps(out, indent=1, sort_keys=True))
+    print(json.dumps(out, indent=1, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

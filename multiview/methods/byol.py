@@ -1,0 +1,87 @@
+"""BYOL (Grill et al. 2020) and SimSiam (Chen & He 2021): one view predicts the other's code.
+
+The modern form of de Sa's (1994) multiview self-supervision: no negatives, a distance between a
+prediction and a target code. An online network (encoder ``f``, projector ``g``, predictor
+``q``) predicts, from one augmented view, the projection of the other view by a target network:
+
+- **BYOL** (Sec. 3.1, Eq. 2-3): the target is an exponential moving average of the online
+  encoder and projector, ``xi <- tau xi + (1 - tau) theta``, ``tau`` raised from ``tau_base``
+  to 1 on a cosine (Sec. 3.2); the loss is ``2 - 2 cos(q(z1), z2')``, symmetrised.
+- **SimSiam** (Sec. 3, Eq. 1-2, Algorithm 1): the target is the online network itself with a
+  stop-gradient; ``D(p, z) = -cos(p, stopgrad(z))``, symmetrised. A 3-layer projector with BN on
+  its output and a bottleneck predictor (Sec. 4.4).
+
+The losses are :mod:`multiview.objectives.predictive`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from multiview.encoders.registry import EncoderSpec
+from multiview.methods.ssl import SSLMethod, ema_, frozen_copy, mlp
+from multiview.objectives.predictive import byol_loss, negative_cosine
+
+
+class BYOL(SSLMethod):
+    """Online encoder + projector + predictor regressing a momentum target's projections.
+
+    Args:
+        encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
+        view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
+        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        proj_hidden: hidden width of projector and predictor (BYOL: 4096; smaller on CPU).
+        proj_dim: width of the projections (BYOL: 256).
+        momentum: ``tau_base`` of the target's moving average (BYOL: 0.996; 0.99 for short runs).
+        **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
+    """
+
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", augment: dict | None = None,
+                 proj_hidden: int = 512, proj_dim: int = 128, momentum: float = 0.99, **kwargs):
+        super().__init__(encoder=encoder, view=view, augment=augment, **kwargs)
+        self.save_hyperparameters()
+        if not 0 <= momentum < 1:
+            raise ValueError(f"model.momentum: expected a number in [0, 1), got {momentum}")
+        self.base_momentum = momentum
+        self.projector = mlp(self.encoder.out_dim, proj_hidden, proj_dim)
+        self.predictor = mlp(proj_dim, proj_hidden, proj_dim)
+        self.target_encoder, self.target_projector = frozen_copy(self.encoder), frozen_copy(self.projector)
+
+    def loss(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        x1, x2 = self.two_views(batch, batch_idx)
+        x = torch.cat([x1, x2])
+        p1, p2 = self.predictor(self.projector(self.encoder(x))).chunk(2)
+        with torch.no_grad():
+            z1, z2 = self.target_projector(self.target_encoder(x)).chunk(2)
+        return 0.5 * (byol_loss(p1, z2) + byol_loss(p2, z1))
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        m = self.momentum_at(self.base_momentum)
+        ema_(self.target_encoder, self.encoder, m)
+        ema_(self.target_projector, self.projector, m)
+
+
+class SimSiam(SSLMethod):
+    """Encoder + projector + predictor; the other view's projection, stop-gradient, is the target.
+
+    Args:
+        encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
+        view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
+        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        proj_dim: width of the projector's layers and output (SimSiam: 2048).
+        pred_hidden: the predictor's bottleneck (SimSiam: 512, a quarter of ``proj_dim``).
+        **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
+    """
+
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", augment: dict | None = None,
+                 proj_dim: int = 512, pred_hidden: int = 128, **kwargs):
+        super().__init__(encoder=encoder, view=view, augment=augment, **kwargs)
+        self.save_hyperparameters()
+        self.projector = mlp(self.encoder.out_dim, proj_dim, proj_dim, layers=3, last_bn=True)
+        self.predictor = mlp(proj_dim, pred_hidden, proj_dim)
+
+    def loss(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        x1, x2 = self.two_views(batch, batch_idx)
+        z1, z2 = self.projector(self.encoder(torch.cat([x1, x2]))).chunk(2)
+        p1, p2 = self.predictor(z1), self.predictor(z2)
+        return 0.5 * (negative_cosine(p1, z2) + negative_cosine(p2, z1))
