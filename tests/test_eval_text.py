@@ -98,13 +98,14 @@ def test_supervised_text_baseline_learns_a_keyword():
 
 @pytest.fixture(scope="module")
 def enwiki_run(tmp_path_factory):
-    """A word2vec run folder: 2 epochs on gensim's Wikipedia extract, vectors exported."""
+    """A word2vec run folder: 5 epochs on gensim's Wikipedia extract, vectors exported (at 2 epochs
+    neither gensim nor ours is past WS353 0.05 here; at 5 both reach about 0.22)."""
     run = tmp_path_factory.mktemp("w2v_run")
     init = {"dim": 50, "workers": 1, "seed": 0}
     data_args = {"corpus": "enwiki", "tokenizer": "whitespace", "min_count": 5, "batch_words": 32768}
     data = TextCorpusDataModule(**data_args)
     model = Word2Vec(**init)
-    L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    L.Trainer(max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
               enable_model_summary=False, accelerator="cpu", default_root_dir=run).fit(model, datamodule=data)
     model.export(run)
     (run / "config.yaml").write_text(yaml.safe_dump({
@@ -128,7 +129,6 @@ def test_word_kind_probe_and_knn_beat_random_init(enwiki_run, tmp_path, capsys):
     assert "have no word in the encoder's vocabulary" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(reason="open: after two epochs the word2vec run's WS353 is 0.03 here, not above random init by 0.05 (since the compiled update loop and case folding landed)", strict=False)
 def test_words_eval_with_baselines(enwiki_run, tmp_path, capsys):
     out = tmp_path / "words.json"
     assert cli_main(["eval", "words", "--vectors", str(enwiki_run / "vectors.bin"), "--word-sim", str(tmp_path),

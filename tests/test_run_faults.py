@@ -125,9 +125,6 @@ def words_in_first_chunks(n: int) -> int:
     return sum(ids.size for _, (ids, _) in zip(range(n), chunks))
 
 
-@pytest.mark.xfail(strict=True, reason="open: a word2vec fit resumed from a mid-epoch stop ends at once "
-                   "(Lightning restarting over an IterableDataset); the stop itself (exit 143, drained "
-                   "chunks in last.ckpt) is asserted before the resume")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_word2vec_stopped_by_sigterm_resumes(tmp_path, workers):
     recipe = word2vec_recipe(tmp_path / "w2v.yaml", workers=workers)

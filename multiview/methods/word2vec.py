@@ -183,12 +183,17 @@ class Word2Vec(Method):
         while nothing has finished).
         """
         alpha = self.current_alpha()
+        # every chunk's draws are seeded by the words trained before it, so a resumed run draws
+        # what the uninterrupted one drew
+        key = (self.seed * 1_000_003 + self.words_done) * 64
         if self.pool is None:
-            return self.train_part(ids, lengths, self.generators[0], alpha)
+            return self.train_part(ids, lengths, self.generators[0].manual_seed(key), alpha)
         parts = split_sentences(ids, lengths, self.parts)
         # concurrent jobs never share a generator: chunk n uses set n % 2, part i generator i
         offset = (self.chunks_submitted % 2) * self.parts
         self.chunks_submitted += 1
+        for k in range(len(parts)):
+            self.generators[offset + k].manual_seed(key + 1 + k)
         jobs = [
             self.pool.submit(self.train_part, i, n, self.generators[offset + k], alpha)
             for k, (i, n) in enumerate(parts)

@@ -90,6 +90,8 @@ class SaveOnInterrupt(Callback):
             print("\ninterrupted: saved last.ckpt at the end of the epoch", file=sys.stderr)
             return
         path = Path(trainer.checkpoint_callback.dirpath or Path(trainer.default_root_dir) / "checkpoints")
+        for callback in trainer.checkpoint_callbacks:  # so the resumed run writes last.ckpt, not last-v1.ckpt
+            callback.last_model_path = callback._last_checkpoint_saved = str(path / "last.ckpt")
         trainer.save_checkpoint(path / "last.ckpt")
         if trainer.is_global_zero:
             print(f"\ninterrupted: saved {path / 'last.ckpt'}", file=sys.stderr)

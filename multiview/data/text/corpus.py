@@ -177,6 +177,10 @@ class EncodedCorpus:
             yield np.asarray(self.ids[start:stop]), lengths
             start_sentence, start = stop_sentence, stop
 
+    def n_chunks(self, words_per_chunk: int) -> int:
+        """How many chunks :meth:`chunks` yields (a whole epoch)."""
+        return sum(1 for _ in self.chunks(words_per_chunk))
+
 
 def encode_corpus(
     corpus: str,
@@ -228,6 +232,10 @@ class _Chunks(torch.utils.data.IterableDataset):
     def __init__(self, corpus: EncodedCorpus, words_per_chunk: int):
         self.corpus, self.words_per_chunk = corpus, words_per_chunk
         self.skip = 0  # chunks already trained in the epoch being resumed (once)
+        self.n = corpus.n_chunks(words_per_chunk)
+
+    def __len__(self) -> int:
+        return self.n  # a whole epoch, also when resuming: Lightning counts the trained chunks as done
 
     def __iter__(self):
         skip, self.skip = self.skip, 0
