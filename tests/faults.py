@@ -36,8 +36,10 @@ def pause_here(kind: str, value: int, trainer) -> None:
     if want != kind or int(n) != value or Path(marker).exists():
         return
     Path(marker).touch()
+    from multiview.run import status
+
     deadline = time.time() + 120
-    while not trainer.received_sigterm and time.time() < deadline:
+    while not trainer.received_sigterm and status.stopped_by() is None and time.time() < deadline:
         time.sleep(0.02)
 
 
