@@ -166,7 +166,6 @@ def _check_first_step(ranks: list[dict]) -> None:
             assert torch.allclose(r["first"]["banks"][v], getattr(bank, f"bank_{v}"), atol=1e-6)
 
 
-@pytest.mark.xfail(reason="open bug: in real gloo processes every rank reads every shard sample (the streaming loader is not split across ranks); simulated ranks pass", strict=False)
 @pytest.mark.slow
 @pytest.mark.parametrize("world", [2, 4])
 def test_ddp_processes_cover_each_sample_once_with_gathered_negatives(written, tmp_path, world):
@@ -180,7 +179,6 @@ def test_ddp_processes_cover_each_sample_once_with_gathered_negatives(written, t
     _check_first_step(ranks)
 
 
-@pytest.mark.xfail(reason="open bug: in real gloo processes every rank reads every shard sample (the streaming loader is not split across ranks); simulated ranks pass", strict=False)
 @pytest.mark.slow
 def test_two_torchrun_nodes_on_localhost(written, tmp_path):
     import socket
@@ -207,7 +205,6 @@ def test_two_torchrun_nodes_on_localhost(written, tmp_path):
     _check_first_step(ranks)
 
 
-@pytest.mark.xfail(reason="open bug: in real gloo processes every rank reads every shard sample (the streaming loader is not split across ranks); simulated ranks pass", strict=False)
 @pytest.mark.slow
 def test_ddp_mid_epoch_resume_is_exact(written, tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from litdata import StreamingDataLoader, StreamingDataset
+from litdata.utilities.env import _DistributedEnv
 from litdata.streaming.sampler import ChunkedIndex
 from torch.utils.data import default_collate
 
@@ -171,6 +172,10 @@ class ShardSource:
                             f"need at least data.batch_size={self.batch_size}")
 
     def shard_loader(self, dataset: ShardDataset, train: bool) -> ShardLoader:
+        # litdata reads the rank and world size when the dataset is built; under Lightning's DDP the
+        # data module may be set up before the process group exists, so read them again here
+        # (loaders are made after it is up, and before any worker process starts)
+        dataset.distributed_env = _DistributedEnv.detect()
         loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
                              drop_last=train, collate_fn=collate, pin_memory=torch.cuda.is_available(),
                              persistent_workers=False)
