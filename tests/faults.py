@@ -114,7 +114,12 @@ def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 400) -> None
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"the fit did not exit within {timeout:.0f} s of the signal:\n{out[-3000:]}") from None
     return proc.returncode, out
 
 
