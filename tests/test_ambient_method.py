@@ -87,7 +87,8 @@ class InMemory(L.LightningDataModule):
         return torch.utils.data.DataLoader(self.val_set, self.batch_size)
 
 
-@pytest.mark.xfail(reason="open: since the clip pipelines merged, this 10-epoch run reaches held-out cluster accuracy 0.42 against a 0.43 majority rate", strict=False)
+@pytest.mark.xfail(reason="open: since the clip pipelines merged, this 10-epoch run reaches held-out cluster accuracy 0.42 against a 0.43 majority rate", strict=False,
+                   run=False)  # two minutes of CPU for a known failure: listed, not run, until fixed
 @pytest.mark.slow
 def test_frames_learn_to_predict_their_sound_cluster_on_the_synthetic_world(tmp_path):
     """Baselines: always answering the most common training cluster; the encoder at random init."""

@@ -56,7 +56,8 @@ def test_code_is_a_bottleneck_and_the_loss_is_the_clean_reconstruction_error():
         Autoencoder(encoder=W8, layer="pool")
 
 
-@pytest.mark.xfail(reason="open: at this test's scale the held-out reconstruction loss has not yet beaten random init's", strict=False)
+@pytest.mark.xfail(reason="open: at this test's scale the held-out reconstruction loss has not yet beaten random init's", strict=False,
+                   run=False)  # two minutes of CPU for a known failure: listed, not run, until fixed
 @pytest.mark.slow
 def test_training_beats_random_init_on_held_out_cifar(shared_data, tmp_path):
     """Baseline: the same network at random init (BatchNorm statistics taken on the data): a

@@ -82,7 +82,7 @@ def test_stop_signal_saves_exits_and_resumes_exactly(straight, tmp_path, how, pa
         os.killpg(proc.pid, signal.SIGTERM)
     else:
         os.kill(proc.pid, signal.SIGINT)
-    status, out = finish(proc)
+    status, out = finish(proc, timeout=150)
     assert status == code, out
     assert "saved" in out and (run / "checkpoints" / "last.ckpt").exists(), out
     resume_and_compare(recipe, run, expected)
