@@ -59,14 +59,19 @@ class Probe(L.LightningModule):
         return DataLoader(PairedData(), batch_size=N // 2, shuffle=False)
 
 
-@pytest.mark.slow
-def test_two_process_gather_equals_single_process(tmp_path):
+def fit_two_ranks(probe: type, tmp_path) -> list[dict]:
+    """One step of ``probe(out)`` in two gloo processes; what each rank saved to ``out.rank<r>``."""
     out = str(tmp_path / "probe")
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=1,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)
-    trainer.fit(Probe(out))
-    ranks = [torch.load(f"{out}.rank{r}", weights_only=True) for r in range(2)]
+    trainer.fit(probe(out))
+    return [torch.load(f"{out}.rank{r}", weights_only=True) for r in range(2)]
+
+
+@pytest.mark.slow
+def test_two_process_gather_equals_single_process(tmp_path):
+    ranks = fit_two_ranks(Probe, tmp_path)
 
     data = PairedData()
     enc = make_encoders()

@@ -9,7 +9,7 @@ import torch.distributed as dist
 
 from multiview.objectives.moco import KeyQueue, shuffled_encode
 from multiview.objectives.ntxent import nt_xent
-from tests.test_cmc_ddp import N, PairedData, make_encoders
+from tests.test_cmc_ddp import N, PairedData, fit_two_ranks, make_encoders
 
 
 class Probe(L.LightningModule):
@@ -44,12 +44,7 @@ class Probe(L.LightningModule):
 
 @pytest.mark.slow
 def test_two_process_nt_xent_equals_single_process(tmp_path):
-    out = str(tmp_path / "probe")
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=1,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    trainer.fit(Probe(out))
-    ranks = [torch.load(f"{out}.rank{r}", weights_only=True) for r in range(2)]
+    ranks = fit_two_ranks(Probe, tmp_path)
 
     data = PairedData()
     enc = make_encoders()

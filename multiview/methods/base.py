@@ -52,6 +52,20 @@ class Method(L.LightningModule):
         cache: dict = {}
         return {v: enc(get_view(batch, v, cache)) for v, enc in self.encoders().items()}
 
+    def momentum_at(self, base: float) -> float:
+        """BYOL's target momentum (Grill et al. 2020, Sec. 3.2): ``1 - (1 - base) (cos(pi k / K) + 1) / 2``
+        at step ``k`` of the ``K`` training steps."""
+        if self._trainer is None:
+            return base
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        return 1 - (1 - base) * (math.cos(math.pi * min(1.0, self.global_step / total)) + 1) / 2
+
+    def log_losses(self, stage: str, total: torch.Tensor, parts: dict[str, torch.Tensor], n: int) -> None:
+        """``stage/loss`` and one ``stage/loss_<part>`` per named part of it."""
+        self.log(f"{stage}/loss", total, prog_bar=True, batch_size=n)
+        for name, value in parts.items():
+            self.log(f"{stage}/loss_{name}", value, batch_size=n)
+
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
         if self.optimizer_name == "sgd":

@@ -12,7 +12,6 @@ the sound's own projection.
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn as nn
@@ -77,23 +76,13 @@ class CrossModalBYOL(Method):
         parts = {f"{a}->{b}": byol_loss(p[a], z[b]), f"{b}->{a}": byol_loss(p[b], z[a])}
         return sum(parts.values()), parts
 
-    def momentum_at(self) -> float:
-        if self._trainer is None:
-            return self.base_momentum
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        progress = min(1.0, self.global_step / total)
-        return 1 - (1 - self.base_momentum) * (math.cos(math.pi * progress) + 1) / 2
-
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         total, parts = self.loss(batch)
-        n = len(batch["index"])
-        self.log("train/loss", total, prog_bar=True, batch_size=n)
-        for name, value in parts.items():
-            self.log(f"train/loss_{name}", value, batch_size=n)
+        self.log_losses("train", total, parts, len(batch["index"]))
         return total
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        m = self.momentum_at()
+        m = self.momentum_at(self.base_momentum)
         ema_(self.target_nets, self.nets, m)
         ema_(self.target_projectors, self.projectors, m)
 

@@ -113,10 +113,7 @@ class CMC(Method):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         total, per_pair = self.loss(batch)
-        n = len(batch["index"])
-        self.log("train/loss", total, prog_bar=True, batch_size=n)
-        for name, value in per_pair.items():
-            self.log(f"train/loss_{name}", value, batch_size=n)
+        self.log_losses("train", total, per_pair, len(batch["index"]))
         return total
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

@@ -12,7 +12,6 @@ updated in ``on_train_batch_end`` with :func:`ema_`.
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 import torch.nn as nn
@@ -90,13 +89,6 @@ class SSLMethod(PretextMethod):
         a, b = moments(self.raw_images(batch))
         aug = augment or self.augment
         return aug(a, self.step_generator(0, batch_idx)), aug(b, self.step_generator(1, batch_idx))
-
-    def momentum_at(self, base: float) -> float:
-        """BYOL's schedule: ``1 - (1 - base) (cos(pi k / K) + 1) / 2`` over the ``K`` training steps."""
-        if self._trainer is None:
-            return base
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        return 1 - (1 - base) * (math.cos(math.pi * min(1.0, self.global_step / total)) + 1) / 2
 
     def loss(self, batch: dict, batch_idx: int) -> torch.Tensor:
         raise NotImplementedError
