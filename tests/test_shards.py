@@ -71,6 +71,41 @@ def test_samples_round_trip_against_the_decoder(written):
     assert len(seen) == len(ds)
 
 
+def test_val_clips_holds_out_the_videos_a_folder_run_holds_out(written, tmp_path):
+    from dataclasses import replace
+
+    from multiview.data.video.datamodule import split_records
+    from multiview.data.video.index import load_index
+
+    root, _, _ = written
+    records = load_index(root / "index.jsonl")
+    meta = shards.write_shards(str(root / "index.jsonl"), str(tmp_path), replace(SPEC, val_clips=2),
+                               workers=1, quiet=True)
+    _, folder_val = split_records(records, SPEC.val_fraction, val_clips=2)
+    ds = ShardDataset(str(tmp_path / "val"), shuffle=False)
+    held = {super(ShardDataset, ds).__getitem__(i)["video"] for i in range(len(ds))}
+    usable = {os.path.basename(r["path"]) for r in folder_val} - {"corrupt.mp4"}
+    assert held == usable and meta["spec"]["val_clips"] == 2
+    assert meta["splits"]["val"]["videos"] == 2
+
+
+def test_a_videos_clips_are_spread_across_the_split(written):
+    """litdata shuffles within chunks: clips of one video written side by side would share batches."""
+    _, out, meta = written
+    ds = ShardDataset(str(out / "train"), shuffle=False)
+    stored = [super(ShardDataset, ds).__getitem__(i)["video"] for i in range(len(ds))]
+    # written a part (3 videos here) at a time, clip 0 of each, then clip 1, ...: a video's next clip
+    # can follow it only where one pass of a part ends and the next begins
+    parts = -(-meta["splits"]["train"]["videos"] // 3)
+    side_by_side = sum(a == b for a, b in zip(stored, stored[1:]))
+    assert side_by_side <= parts * (SPEC.clips_per_video - 1) < len(stored) - len(set(stored))
+    order = shards.interleaved([{"path": p} for p in "abcd"], 3, seed=0)
+    for k in range(3):
+        assert sorted(o["record"]["path"] for o in order[4 * k:4 * k + 4]) == list("abcd")
+        assert {o["clip"] for o in order[4 * k:4 * k + 4]} == {k}
+    assert order == shards.interleaved([{"path": p} for p in "abcd"], 3, seed=0)
+
+
 def test_frames_decoded_on_the_batch_match_worker_decoding(written):
     _, out, _ = written
     a = ShardDataset(str(out / "train"), shuffle=False)

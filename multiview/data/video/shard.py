@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--positions", choices=("uniform", "random"), default=d.positions)
     p.add_argument("--no_audio", choices=("skip", "silence"), default=d.no_audio)
     p.add_argument("--val_fraction", type=float, default=d.val_fraction)
+    p.add_argument("--val_clips", type=int, default=d.val_clips,
+                   help="hold out exactly the last N videos in path order instead (as a numbered corpus expects)")
     p.add_argument("--jpeg_quality", type=int, default=d.jpeg_quality)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=2)

@@ -9,8 +9,12 @@ audio window a folder run would see at ``positions``) and writes them with ``lit
 ``{"jpeg0".."jpeg{T-1}": bytes (JPEG frames), "audio": int16 [n] (mono PCM), "label": int,
 "caption": str, "time": float, "video": str}``
 
-``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.video.datamodule.split_records`, one
-clip from the middle of each, as the folder data module holds out) are plain litdata datasets; ``DIR/shards.json`` records how they were cut and which files failed.
+Clips are cut and written clip-major (:func:`interleaved`): litdata shuffles within a chunk, not
+across chunks, so each chunk must hold clips of many videos.
+
+``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.video.datamodule.split_records`:
+``val_fraction`` of them by a hash of the path, or the last ``val_clips``; one clip from the middle of
+each, as the folder data module holds out) are plain litdata datasets; ``DIR/shards.json`` records how they were cut and which files failed.
 Videos are written in parts of ``part_size``; a part is a litdata dataset under ``DIR/.parts``
 that is kept once complete, so an interrupted run starts again at the first unfinished part. The
 finished parts are merged (``litdata.merge_datasets``). A video that fails to decode is skipped
@@ -29,6 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")  # litdata must not look for updates online
 
+import numpy as np
 import torch
 
 from multiview.data.video.shard_stream import FORMAT
@@ -49,6 +54,7 @@ class ShardSpec:
     positions: str = "uniform"
     no_audio: str = "skip"
     val_fraction: float = 0.1
+    val_clips: int | None = None
     jpeg_quality: int = 90
     seed: int = 0
 
@@ -67,35 +73,47 @@ def encode_sample(sample: dict, quality: int) -> dict:
 
 
 class _Cutter:
-    """The function litdata runs on each video in its workers: all its clips, or none."""
+    """The function litdata runs in its workers on one ``{"record", "clip"}`` input: that clip of
+    that video, or nothing (the video's failure recorded once, by its path)."""
 
     def __init__(self, spec: ShardSpec, label_names: list[str], failed_dir: str):
         self.spec, self.label_names, self.failed_dir = spec, label_names, failed_dir
 
-    def __call__(self, record: dict):
+    def __call__(self, item: dict):
         from multiview.data.video.clips import ClipDataset
 
-        s = self.spec
+        s, record = self.spec, item["record"]
         ds = ClipDataset([record], frames=s.frames, fps=s.fps, frame_size=s.frame_size,
                          sample_rate=s.sample_rate, audio_seconds=s.audio_seconds,
                          clips_per_video=s.clips_per_video, positions=s.positions, no_audio=s.no_audio,
                          seed=s.seed, label_names=self.label_names)
         try:
-            samples = [encode_sample(ds.load(k), s.jpeg_quality) for k in range(len(ds))]
+            sample = encode_sample(ds.load(item["clip"]), s.jpeg_quality)
         except Exception as e:  # noqa: BLE001 -- a corrupt file is skipped and counted, whatever the decoder raised
             name = hashlib.sha1(record["path"].encode()).hexdigest()[:16] + ".json"
             write_json(Path(self.failed_dir) / name, {"path": record["path"], "error": str(e)[:300]})
             return
-        video = str(record.get("relpath", os.path.basename(record["path"])))
-        for sample in samples:
-            yield {**sample, "video": video}
+        yield {**sample, "video": str(record.get("relpath", os.path.basename(record["path"])))}
+
+
+def interleaved(records: list[dict], clips: int, seed: int) -> list[dict]:
+    """The cutting order: clip 0 of every video, then clip 1 of every video, ..., the videos in a
+    fresh seeded order in each pass. litdata shuffles chunks and samples within a chunk, never
+    across chunks, so a video's clips written side by side would fill a batch with one video (in
+    a contrastive batch, with negatives that are positives)."""
+    order = []
+    for k in range(clips):
+        perm = np.random.default_rng([seed, k]).permutation(len(records))
+        order += [{"record": records[j], "clip": k} for j in perm]
+    return order
 
 
 def _optimize(records: list[dict], out: Path, cutter: _Cutter, workers: int, chunk_bytes: str) -> None:
     from litdata import optimize
 
-    optimize(fn=cutter, inputs=records, output_dir=str(out), chunk_bytes=chunk_bytes, compression="zstd",
-             num_workers=max(1, min(workers, len(records))), reorder_files=False, verbose=False,
+    inputs = interleaved(records, cutter.spec.clips_per_video, cutter.spec.seed)
+    optimize(fn=cutter, inputs=inputs, output_dir=str(out), chunk_bytes=chunk_bytes, compression="zstd",
+             num_workers=max(1, min(workers, len(inputs))), reorder_files=False, verbose=False,
              start_method="spawn")
 
 
@@ -164,7 +182,7 @@ def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_s
                             f"({started}); give an empty --out")
     write_json(started, {**settings, "index": os.path.abspath(index), "part_size": part_size})
     label_names = sorted({r["label"] for r in records if r.get("label") is not None})
-    train, val = split_records(records, spec.val_fraction)
+    train, val = split_records(records, spec.val_fraction, spec.val_clips)
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
     splits = {name: _write_split(name, recs, root, spec, label_names, workers, part_size, chunk_bytes, say)
               for name, recs in (("train", train), ("val", val)) if recs}
