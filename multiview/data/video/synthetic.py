@@ -219,13 +219,16 @@ class SyntheticAV(VideoFolderDataModule):
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
         seed: seed of the sample positions and of the training order.
+        frames: frames per sample (more than one gives ``"frames"``, ``[T, 3, H, W]``).
+        fps: frame rate of a sample's frames (None: the world's own, 8 per second).
     """
 
     def __init__(self, n_clips: int = 384, world_seed: int = 0, duration: float = 3.0,
                  val_clips: int = 64, frame_size: int = 64, sample_rate: int = 16000,
                  audio_seconds: float = 1.0, clips_per_video: int = 4, batch_size: int = 64,
-                 num_workers: int = 2, seed: int = 0):
-        super().__init__("", frame_size=frame_size, sample_rate=sample_rate, audio_seconds=audio_seconds,
+                 num_workers: int = 2, seed: int = 0, frames: int = 1, fps: float | None = None):
+        super().__init__("", frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
+                         audio_seconds=audio_seconds,
                          clips_per_video=clips_per_video, val_clips=val_clips, batch_size=batch_size,
                          num_workers=num_workers, seed=seed)
         self.world = WorldConfig(n_clips=n_clips, seed=world_seed, duration=duration,

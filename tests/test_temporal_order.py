@@ -1,0 +1,74 @@
+"""Temporal order verification: tuples, window sampling and loss against slow references; a short
+run on the embedded world that learns the task and gives a frame encoder the probe can read."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from multiview.methods.temporal_order import TemporalOrder
+from multiview.objectives.temporal_order import WINDOW, order_loss, order_tuples, window_starts
+
+
+def numbered_clips(b: int, t: int) -> torch.Tensor:
+    """Clip ``i``'s frame ``k`` is filled with ``100 i + k``: a tuple's values name its frames."""
+    value = 100 * torch.arange(b)[:, None] + torch.arange(t)[None]
+    return value[..., None, None, None].float().expand(b, t, 3, 4, 4).clone()
+
+
+def test_tuples_hold_the_papers_positives_and_negatives():
+    b, t = 400, 9
+    clips = numbered_clips(b, t)
+    tuples, in_order = order_tuples(clips, generator=torch.Generator().manual_seed(0))
+    assert tuples.shape == (b, 3, 3, 4, 4) and in_order.shape == (b,)
+    seen = set()
+    for i in range(b):
+        frames = [int(tuples[i, j, 0, 0, 0].item()) - 100 * i for j in range(3)]
+        first, middle, last = frames
+        start = min(first, last) - 1  # the window (a, b, c, d, e) starts one before b
+        assert 0 <= start <= t - WINDOW
+        assert {first, last} == {start + 1, start + 3}, frames
+        if in_order[i]:
+            assert middle == start + 2
+            seen.add(("positive", first < last))
+        else:
+            assert middle in (start, start + 4)
+            seen.add(("negative", first < last, middle == start))
+    # every kind of tuple occurs: positives and negatives, both directions, a and e as the middle
+    assert len(seen) == 6
+
+
+def test_class_ratio_follows_positive_fraction():
+    clips = numbered_clips(4000, 5)
+    _, in_order = order_tuples(clips, positive_fraction=0.25, generator=torch.Generator().manual_seed(1))
+    assert abs(in_order.float().mean().item() - 0.25) < 0.03
+
+
+def test_windows_are_drawn_where_the_clip_moves():
+    b, t = 300, 12
+    clips = torch.zeros(b, t, 3, 8, 8)
+    clips[:, 8:, :, :4] = torch.rand(b, t - 8, 3, 4, 8)  # only frames 8..11 change
+    starts = window_starts(clips, torch.Generator().manual_seed(2))
+    # a window [s, s + 4] sees motion when it holds a pair (k, k + 1) with k + 1 >= 8
+    assert bool((starts + WINDOW - 1 >= 8).all())
+    still = window_starts(torch.zeros(b, t, 3, 8, 8), torch.Generator().manual_seed(3))
+    assert still.unique().numel() == t - WINDOW + 1  # no motion anywhere: every window can be drawn
+
+
+def test_loss_matches_a_loop_cross_entropy():
+    g = torch.Generator().manual_seed(4)
+    logits, target = torch.randn(16, 2, generator=g), torch.randint(0, 2, (16,), generator=g)
+    slow = 0.0
+    for row, y in zip(logits.tolist(), target.tolist()):
+        slow -= row[y] - math.log(sum(math.exp(v) for v in row))
+    assert order_loss(logits, target).item() == pytest.approx(slow / 16, rel=1e-5)
+
+
+def test_short_clips_are_refused_in_one_line():
+    model = TemporalOrder(encoder={"name": "small_resnet", "width": 8})
+    with pytest.raises(ValueError, match="data.frames"):
+        model.task({"frame": torch.rand(2, 3, 32, 32)})
+    with pytest.raises(ValueError, match="at least 5 frames"):
+        model.task({"frames": torch.rand(2, 3, 3, 32, 32)})
