@@ -175,7 +175,8 @@ def main(argv: list[str]) -> int:
     curves = {n: s for n, s in table["top1"].items() if kinds[n] != "hand_designed"}
     flat = {n: s["pool"] for n, s in table["top1"].items() if kinds[n] == "hand_designed"}
     plot_layers(curves, layers, flat, chance, f"linear probe per layer on {args.data} "
-                f"(spatial {args.spatial}x{args.spatial}, {len(train)} train)", out / "layers.png")
+                f"(spatial {args.spatial}x{args.spatial}, {len(train)} train)", out / "layers.png",
+                dashed=tuple(n for n in curves if kinds[n] != "run"))
     print(text, end="")
     print(f"wrote {out / 'layers.json'}, layers.md, layers.png")
     return 0

@@ -56,9 +56,10 @@ def plot_maps(maps: dict[str, np.ndarray], labels: np.ndarray, classes: list[str
 
 
 def plot_layers(curves: dict[str, dict[str, float]], layers: list[str], flat: dict[str, float], chance: float,
-                title: str, path: Path) -> Path:
+                title: str, path: Path, dashed: tuple[str, ...] = ()) -> Path:
     """Accuracy against depth: one line per method in ``curves`` (``{method: {layer: top1}}``,
-    ``layers`` in depth order), one horizontal line per single-figure representation in ``flat``."""
+    ``layers`` in depth order; the ``dashed`` ones, baselines, drawn dashed), one horizontal line
+    per single-figure representation in ``flat``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,7 +68,7 @@ def plot_layers(curves: dict[str, dict[str, float]], layers: list[str], flat: di
     fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(layers), 4))
     for name, scores in curves.items():
         xs = [i for i, layer in enumerate(layers) if layer in scores]
-        ax.plot(xs, [scores[layers[i]] for i in xs], marker="o", label=name)
+        ax.plot(xs, [scores[layers[i]] for i in xs], marker="o", ls="--" if name in dashed else "-", label=name)
     styles = iter(("-.", ":", (0, (5, 2)), (0, (1, 3))) * (1 + len(flat) // 4))
     for name, v in flat.items():
         ax.axhline(v, color="black", ls=next(styles), lw=1, label=f"{name} {v:.3f}")
