@@ -51,6 +51,16 @@ def runs(shapes, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def cmc_run(tmp_path_factory):
+    """A CMC run folder (frame and audio encoders of width 4) at its initial weights."""
+    init = {"views": ["frame", "audio"], "encoders": {"frame": {"width": 4}, "audio": {"width": 4}}, "proj_dim": 8}
+    run = tmp_path_factory.mktemp("cmc")
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": init}}))
+    save_tensors(run / "checkpoints" / "last.ckpt", {"state_dict": CMC(**init).state_dict()})
+    return run
+
+
 def test_every_layer_of_every_run_and_baseline(runs, shapes, tmp_path):
     out = tmp_path / "layers"
     common = ["--data", str(shapes), "--train-limit", "60", "--test-limit", "30"]
@@ -79,18 +89,25 @@ def test_every_layer_of_every_run_and_baseline(runs, shapes, tmp_path):
     assert read_json(tmp_path / "probe" / "probe.json")["probe/ssl/top1"] == r["top1"]["Rotation"]["stage2"]
 
 
-def test_bad_input_is_one_line(runs, shapes, tmp_path, capsys):
+def test_random_init_once_per_architecture(runs, cmc_run, shapes, tmp_path):
+    # --encoder frame picks CMC's frame encoder; the rotation run has one encoder, taken as it is
+    out = tmp_path / "layers"
+    assert cli_main(["eval", "layers", str(runs[0]), str(cmc_run), str(runs[1] / "checkpoints" / "last.ckpt"),
+                     "--encoder", "frame", "--names", "rot,cmc,ae", "--baselines", "random_init",
+                     "--data", str(shapes), "--train-limit", "30", "--test-limit", "15", "--out", str(out)]) == 0
+    r = read_json(out / "layers.json")
+    assert r["kind"] == {"rot": "run", "cmc": "run", "ae": "run", "random_init [rot]": "random_init",
+                         "random_init [cmc]": "random_init"}  # rot and ae share an architecture
+    assert r["dim"]["cmc"]["pool"] < r["dim"]["rot"]["pool"]  # width 4 against width 8
+
+
+def test_bad_input_is_one_line(runs, cmc_run, shapes, tmp_path, capsys):
     missing = tmp_path / "no_such_run"
     assert cli_main(["eval", "layers", str(runs[0]), str(missing), "--data", str(shapes)]) == 2
     err = capsys.readouterr().err.strip()
     assert str(missing) in err and "does not exist" in err and len(err.splitlines()) == 1
     # a run without an image encoder among the asked: CMC's audio encoder
-    init = {"views": ["frame", "audio"], "encoders": {"frame": {"width": 4}, "audio": {"width": 4}}, "proj_dim": 8}
-    cmc = tmp_path / "cmc"
-    (tmp_path / "cmc" / "checkpoints").mkdir(parents=True)
-    (cmc / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": init}}))
-    save_tensors(cmc / "checkpoints" / "last.ckpt", {"state_dict": CMC(**init).state_dict()})
-    assert cli_main(["eval", "layers", str(cmc), "--encoder", "audio", "--data", str(shapes)]) == 2
+    assert cli_main(["eval", "layers", str(cmc_run), "--encoder", "audio", "--data", str(shapes)]) == 2
     err = capsys.readouterr().err.strip()
     assert "audio encoder" in err and len(err.splitlines()) == 1
     assert cli_main(["eval", "layers", *map(str, runs), "--names", "only_one", "--data", str(shapes)]) == 2

@@ -92,15 +92,61 @@ def markdown(table: dict, kinds: dict[str, str], layers: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_baselines(args, names: list[str], encoders: list, train, n_classes: int) -> tuple[dict, dict]:
+    """``({method: module}, {method: kind})``: the runs, then random init and supervised once per
+    architecture (qualified by the first run's name when there are several), then hand-designed."""
+    from multiview.eval.commands.compare import representations
+    from multiview.eval.core.baselines import arch_key
+
+    wanted = [b for b in args.baselines.split(",") if b]
+    archs = [arch_key(e) for e in encoders]
+    reps, kinds = {}, {}
+    for i, (name, encoder) in enumerate(zip(names, encoders)):
+        reps[name], kinds[name] = encoder, "run"
+        fresh = archs[i] not in archs[:i]
+        asked = [b for b in wanted if (b == "hand_designed" and i == 0) or (b != "hand_designed" and fresh)]
+        if not asked:
+            continue
+        sub = copy.copy(args)
+        sub.baselines = ",".join(asked)  # sub.checkpoint stays the first run's: it names the data (--data run)
+        for rep, (module, _) in representations(sub, encoder, "frame", train, n_classes).items():
+            if rep == "ssl":
+                continue
+            kind = rep if rep in ("random_init", "supervised") else "hand_designed"
+            label = rep if kind == "hand_designed" or len(set(archs)) == 1 else f"{rep} [{name}]"
+            reps[label], kinds[label] = module, kind
+    order = ("run", "random_init", "supervised", "hand_designed")
+    reps = dict(sorted(reps.items(), key=lambda kv: order.index(kinds[kv[0]])))  # stable: runs in the given order
+    return reps, {name: kinds[name] for name in reps}
+
+
+def probe_layers(reps: dict, kinds: dict[str, str], splits, spatial: int) -> tuple[dict, list[str]]:
+    """``({"top1"|"val_top1"|"dim": {method: {layer: figure}}}, layers in depth order)``: every
+    layer of every network, the ``pool`` output of a hand-designed representation."""
+    from multiview.eval.commands.compare import split_features
+    from multiview.eval.core.features import layer_names
+    from multiview.eval.metrics.linear import linear_probe
+
+    table: dict[str, dict[str, dict[str, float]]] = {"top1": {}, "val_top1": {}, "dim": {}}
+    layers: list[str] = []
+    for name, module in reps.items():
+        found = ["pool"] if kinds[name] == "hand_designed" else layer_names(module, splits[0])
+        if kinds[name] != "hand_designed":
+            layers += [layer for layer in found if layer not in layers]
+        for layer, f in split_features(module, found, splits, spatial).items():
+            r = linear_probe(f["train"], f["train_y"], f["val"], f["val_y"], f["test"], f["test_y"])
+            table["top1"].setdefault(name, {})[layer] = r["top1"]
+            table["val_top1"].setdefault(name, {})[layer] = r["val_top1"]
+            table["dim"].setdefault(name, {})[layer] = int(f["train"].shape[1])
+        print(f"  {name:<24} " + "  ".join(f"{k} {v:.3f}" for k, v in table["top1"][name].items()), flush=True)
+    return table, layers
+
+
 def main(argv: list[str]) -> int:
     from multiview import paths
-    from multiview.eval.commands.compare import representations, split_features
-    from multiview.eval.core.baselines import arch_key
     from multiview.eval.core.checkpoint import eval_dir
     from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
-    from multiview.eval.core.features import layer_names
     from multiview.eval.core.plots import plot_layers
-    from multiview.eval.metrics.linear import linear_probe
 
     parser = argparse.ArgumentParser(prog="multiview eval layers", description=HELP)
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders or .ckpt files (or encoder state_dicts)")
@@ -124,39 +170,8 @@ def main(argv: list[str]) -> int:
     print(f"layers: {len(args.runs)} run(s) on {args.data}: {len(train)} train / {len(val)} val / "
           f"{len(test)} test, {len(classes)} classes", flush=True)
 
-    wanted = [b for b in args.baselines.split(",") if b]
-    archs = [arch_key(e) for e in encoders]
-    reps, kinds = {}, {}  # method -> module, method -> run | random_init | supervised | hand_designed
-    for i, (run, name, encoder) in enumerate(zip(args.runs, names, encoders)):
-        reps[name], kinds[name] = encoder, "run"
-        fresh = archs[i] not in archs[:i]  # random init and supervised once per architecture
-        asked = [b for b in wanted if (b == "hand_designed" and i == 0) or (b != "hand_designed" and fresh)]
-        if not asked:
-            continue
-        sub = copy.copy(args)
-        sub.checkpoint, sub.baselines = run, ",".join(asked)
-        for rep, (module, _) in representations(sub, encoder, "frame", train, len(classes)).items():
-            if rep == "ssl":
-                continue
-            kind = rep if rep in ("random_init", "supervised") else "hand_designed"
-            label = rep if kind == "hand_designed" or len(set(archs)) == 1 else f"{rep} [{name}]"
-            reps[label], kinds[label] = module, kind
-
-    order = ("run", "random_init", "supervised", "hand_designed")
-    reps = dict(sorted(reps.items(), key=lambda kv: order.index(kinds[kv[0]])))  # stable: runs in the given order
-    table: dict[str, dict[str, dict[str, float]]] = {"top1": {}, "val_top1": {}, "dim": {}}
-    layers: list[str] = []
-    for name, module in reps.items():
-        found = ["pool"] if kinds[name] == "hand_designed" else layer_names(module, train)
-        if kinds[name] != "hand_designed":
-            layers += [layer for layer in found if layer not in layers]
-        feats = split_features(module, found, (train, val, test), args.spatial)
-        for layer, f in feats.items():
-            r = linear_probe(f["train"], f["train_y"], f["val"], f["val_y"], f["test"], f["test_y"])
-            table["top1"].setdefault(name, {})[layer] = r["top1"]
-            table["val_top1"].setdefault(name, {})[layer] = r["val_top1"]
-            table["dim"].setdefault(name, {})[layer] = int(f["train"].shape[1])
-        print(f"  {name:<24} " + "  ".join(f"{k} {v:.3f}" for k, v in table["top1"][name].items()), flush=True)
+    reps, kinds = with_baselines(args, names, encoders, train, len(classes))
+    table, layers = probe_layers(reps, kinds, (train, val, test), args.spatial)
 
     chance = 1.0 / len(classes)
     settings = {k: getattr(args, k) for k in ("data", "encoder", "spatial", "train_limit", "test_limit",
