@@ -27,6 +27,7 @@ EVAL = {
     "knn": Command("multiview.eval.commands.knn", "weighted kNN on frozen features vs random init, hand-designed and supervised"),
     "finetune": Command("multiview.eval.commands.finetune", "fine-tune with a new head (all or later layers) vs training from scratch"),
     "retrieval": Command("multiview.eval.commands.retrieval", "cross-view R@K, median rank and class mAP on the run's held-out data"),
+    "layers": Command("multiview.eval.commands.layers", "linear probe on every layer of one or more runs vs random init, raw pixels and supervised"),
     "rsa": Command("multiview.eval.commands.rsa", "RDMs, their Spearman correlation and linear CKA per layer vs random init or another run"),
     "dissect": Command("multiview.eval.commands.dissect", "units' top-activating images and patches, and their receptive fields"),
     "tsne": Command("multiview.eval.commands.tsne", "2-D t-SNE maps of a layer, trained vs random init, with label agreement"),

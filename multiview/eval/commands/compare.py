@@ -124,10 +124,18 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str,
 def evaluate_representation(module: nn.Module, layer: str, splits, spatial: int,
                             evaluate: Callable[[dict], dict[str, float]]):
     """``(evaluate's figures and the feature width, test labels)``."""
+    feats = split_features(module, [layer], splits, spatial)[layer]
+    return {**evaluate(feats), "dim": float(feats["train"].shape[1])}, feats["test_y"]
+
+
+def split_features(module: nn.Module, layers: list[str], splits, spatial: int) -> dict[str, dict]:
+    """``{layer: {"train", "train_y", "val", "val_y", "test", "test_y"}}``: one pass of ``module``
+    over each of the (train, val, test) ``splits`` gives every layer's features."""
     from multiview.eval.core.features import extract
 
-    feats = {}
+    feats: dict[str, dict] = {layer: {} for layer in layers}
     for split, ds in zip(("train", "val", "test"), splits):
-        f = extract(module, ds, layer, spatial=spatial)
-        feats[split], feats[f"{split}_y"] = f[layer], f["label"]
-    return {**evaluate(feats), "dim": float(feats["train"].shape[1])}, feats["test_y"]
+        f = extract(module, ds, layers, spatial=spatial)
+        for layer in layers:
+            feats[layer][split], feats[layer][f"{split}_y"] = f[layer], f["label"]
+    return feats

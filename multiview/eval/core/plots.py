@@ -53,3 +53,31 @@ def plot_maps(maps: dict[str, np.ndarray], labels: np.ndarray, classes: list[str
     axes[0][-1].legend(fontsize=7, markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title, fontsize=10)
     return save_figure(path, fig)
+
+
+def plot_layers(curves: dict[str, dict[str, float]], layers: list[str], flat: dict[str, float], chance: float,
+                title: str, path: Path, dashed: tuple[str, ...] = ()) -> Path:
+    """Accuracy against depth: one line per method in ``curves`` (``{method: {layer: top1}}``,
+    ``layers`` in depth order; the ``dashed`` ones, baselines, drawn dashed), one horizontal line
+    per single-figure representation in ``flat``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(layers), 4))
+    for name, scores in curves.items():
+        xs = [i for i, layer in enumerate(layers) if layer in scores]
+        ax.plot(xs, [scores[layers[i]] for i in xs], marker="o", ls="--" if name in dashed else "-", label=name)
+    styles = iter(("-.", ":", (0, (5, 2)), (0, (1, 3))) * (1 + len(flat) // 4))
+    for name, v in flat.items():
+        ax.axhline(v, color="black", ls=next(styles), lw=1, label=f"{name} {v:.3f}")
+    ax.axhline(chance, color="gray", ls="--", lw=1, label=f"chance {chance:.3f}")
+    ax.set_xticks(range(len(layers)), layers, fontsize=8)
+    ax.set_xlabel("layer (depth order)")
+    ax.set_ylabel("linear probe test top-1")
+    top = max([v for s in curves.values() for v in s.values()] + list(flat.values()) + [chance])
+    ax.set_ylim(0, min(1.0, top * 1.15 + 0.02))
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return save_figure(path, fig)
