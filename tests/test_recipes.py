@@ -20,7 +20,7 @@ SYNTHETIC = ["--data.n_clips", "48", "--data.val_clips", "16", "--data.batch_siz
 
 def small_data(name: str, shared: Path) -> list[str]:
     """Overrides that make a recipe's data small (the recipes' own defaults are full runs)."""
-    if name in ("quickstart", "cmc_av", "cmc_avt", "ambient_sound_quickstart", "byol_av"):
+    if name in ("quickstart", "cmc_av", "cmc_avt", "ambient_sound_quickstart", "byol_av", "temporal_order_quickstart"):
         return SYNTHETIC
     if name.endswith("_cifar10"):
         return ["--data.path", str(shared / "images" / "cifar10-jpg.tar"), "--data.train_limit", "256",
