@@ -66,9 +66,11 @@ def plot_layers(curves: dict[str, dict[str, float]], layers: list[str], flat: di
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(layers), 4))
-    for name, scores in curves.items():
+    colours = plt.get_cmap("tab20").colors  # ten methods and their baselines: no colour twice
+    for k, (name, scores) in enumerate(curves.items()):
         xs = [i for i, layer in enumerate(layers) if layer in scores]
-        ax.plot(xs, [scores[layers[i]] for i in xs], marker="o", ls="--" if name in dashed else "-", label=name)
+        ax.plot(xs, [scores[layers[i]] for i in xs], marker="o", ls="--" if name in dashed else "-", label=name,
+                color=colours[(2 * k + k // 10) % len(colours)])
     styles = iter(("-.", ":", (0, (5, 2)), (0, (1, 3))) * (1 + len(flat) // 4))
     for name, v in flat.items():
         ax.axhline(v, color="black", ls=next(styles), lw=1, label=f"{name} {v:.3f}")
