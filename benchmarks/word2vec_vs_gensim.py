@@ -17,6 +17,7 @@ import json
 import logging
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 
@@ -64,10 +65,11 @@ def run_ours(words: int, args, seed: int, tokenizer: str) -> dict:
                      workers=args.workers, seed=seed, batch_pairs=args.batch_pairs,
                      sg=bool(args.sg))
     clock = TrainClock()
-    trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[clock])
-    trainer.fit(model, datamodule=data)
+    with tempfile.TemporaryDirectory() as run_dir:  # the fit's export (vectors.bin, .txt) is not kept
+        trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=1, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                            callbacks=[clock], default_root_dir=run_dir)
+        trainer.fit(model, datamodule=data)
     scores = evaluate_vectors(model.words, model.vectors(), word_sim_dir=None)
     return _row(words * args.epochs, clock.wall, clock.cpu, vocab_s, scores)
 
