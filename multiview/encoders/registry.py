@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+import torch
 import torch.nn as nn
 
 from multiview.contracts import check_encoder
@@ -101,6 +102,16 @@ def build(spec: EncoderSpec | dict | str | None, in_channels: int = 3, sample_ra
     encoder = REGISTRY[spec.name](spec, in_channels, sample_rate)
     check_encoder(spec.name, encoder)
     return encoder
+
+
+def feature_shapes(encoder: nn.Module, in_channels: int = 3, side: int = 64) -> dict[str, torch.Size]:
+    """The shape of each ``features()`` output for one ``side`` x ``side`` image, taken in eval
+    mode (batch norm has no statistics for one sample) and with the encoder's mode restored."""
+    was = encoder.training
+    with torch.no_grad():
+        maps = encoder.eval().features(torch.zeros(1, in_channels, side, side))
+    encoder.train(was)
+    return {name: h.shape for name, h in maps.items()}
 
 
 @register("small_resnet")

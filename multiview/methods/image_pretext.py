@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from multiview.encoders.registry import EncoderSpec, build, plain
+from multiview.encoders.registry import EncoderSpec, build, feature_shapes, plain
 from multiview.errors import UserError
 from multiview.io import atomic_write
 from multiview.methods.base import Method
@@ -69,16 +69,13 @@ class ImagePretext(Method):
             raise UserError(f"model.encoder: {e}") from None
         if self.encoder.modality != "frame":
             raise UserError(f"model.encoder: expected a frame encoder, got a {self.encoder.modality} one")
-        with torch.no_grad():
-            was = self.encoder.training
-            maps = self.encoder.eval().features(torch.zeros(1, in_channels, 64, 64))
-            self.encoder.train(was)
-        if layer not in maps or layer == "pool" or maps[layer].ndim != 4:
-            spatial = [k for k, v in maps.items() if v.ndim == 4]
+        maps = feature_shapes(self.encoder, in_channels)
+        if layer not in maps or layer == "pool" or len(maps[layer]) != 4:
+            spatial = [k for k, v in maps.items() if len(v) == 4]
             raise UserError(f"model.layer: expected one of {', '.join(spatial)}, got {layer!r}")
         self.layer = layer
-        self.layer_channels = maps[layer].shape[1]
-        self.layer_stride = 64 / maps[layer].shape[-1]
+        self.layer_channels = maps[layer][1]
+        self.layer_stride = 64 / maps[layer][-1]
         self.image_key = "image"
 
     def ups(self, out_stride: float = 1.0) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from multiview.encoders.registry import EncoderSpec
+from multiview.encoders.registry import EncoderSpec, feature_shapes
 from multiview.methods.pretext import PretextMethod, head
 from multiview.objectives.temporal_order import N_CLASSES, WINDOW, order_loss, order_tuples
 
@@ -42,15 +42,8 @@ class TemporalOrder(PretextMethod):
         if grid < 1:
             raise ValueError(f"model.grid: expected a positive map side, got {grid}")
         self.positive_fraction, self.grid = positive_fraction, grid
-        self.head = head(3 * self.code_dim(), hidden, N_CLASSES)
-
-    def code_dim(self) -> int:
-        with torch.no_grad():
-            was = self.encoder.training
-            self.encoder.eval()
-            dim = self.codes(torch.zeros(1, 3, 64, 64)).shape[1]
-            self.encoder.train(was)
-        return dim
+        channels = [shape[1] for shape in feature_shapes(self.encoder).values() if len(shape) == 4][-1]
+        self.head = head(3 * channels * grid * grid, hidden, N_CLASSES)
 
     def codes(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, C grid^2]``: the last spatial feature map of each image, averaged to ``grid`` x ``grid``."""
