@@ -81,13 +81,15 @@ class ContextEncoder(ImagePretext):
         h = self.mixer(self.feature_map(masked_input(x, mask, self.fill)))
         return torch.sigmoid(self.decoder(h, x.shape[-2:]))
 
-    def loss(self, batch: dict, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
-        """``(total, parts)``: Eq. 1 alone, or Eq. 3 with the discriminator's loss (Eq. 2) added."""
+    def loss(self, batch: dict, generator: torch.Generator | None = None,
+             adversarial: bool = True) -> tuple[torch.Tensor, dict]:
+        """``(total, parts)``: Eq. 1 alone, or (with a discriminator and ``adversarial``) Eq. 3 with
+        the discriminator's loss (Eq. 2) added."""
         x = self.images(batch)
         mask = self.masks(x, generator)
         painted = self(x, mask)
         rec = masked_l2(painted, x, mask)
-        if self.critic is None:
+        if self.critic is None or not adversarial:
             return rec, {"rec": rec}
         w = self.adversarial_weight
         fake = reverse_gradient(masked_input(x, mask, painted), w)
@@ -101,7 +103,7 @@ class ContextEncoder(ImagePretext):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         g = torch.Generator().manual_seed(batch_idx)
-        _, parts = self.loss(batch, g)
+        _, parts = self.loss(batch, g, adversarial=False)  # held-out score: the reconstruction
         self.log("val/masked_mse", parts["rec"], prog_bar=True, batch_size=len(batch["index"]))
 
     def example_rows(self, images: torch.Tensor) -> list[torch.Tensor]:
