@@ -7,8 +7,9 @@ contrast, saturation, hue) with probability ``jitter_p``, grayscale with probabi
 and, optionally, Gaussian blur. All of it is batched tensor work (one ``grid_sample`` for crop and
 flip, per-sample factors for the jitter, as torchvision.transforms.v2.functional computes them;
 hue turns the chroma in YIQ space), so it runs on the GPU where the batch is. Sounds get two
-random crops of one waveform (COLA, Saeed et al. 2021; BYOL-A, Niizumi et al. 2021); clips of
-two or more frames give two moments of one clip.
+random crops of one waveform (COLA, Saeed et al. 2021; BYOL-A, Niizumi et al. 2021), each read at
+a random speed, with a random gain and mixed with another sound of the batch
+(:class:`AudioAugment`); clips of two or more frames give two moments of one clip.
 
 Every random number comes from a generator seeded by ``(seed, step, stream)``, so a run, and a
 run resumed from a checkpoint, sees the same views.
@@ -137,10 +138,53 @@ def moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x, x
 
 
-def audio_crops(wave: torch.Tensor, length: int, g: torch.Generator) -> torch.Tensor:
-    """One random crop of ``length`` samples of each waveform ``[B, S]`` (zero-padded if shorter)."""
-    if wave.shape[-1] < length:
-        wave = F.pad(wave, (0, length - wave.shape[-1]))
-    start = (torch.rand(len(wave), generator=g) * (wave.shape[-1] - length + 1)).long().clamp(max=wave.shape[-1] - length)
-    idx = start.to(wave.device).view(-1, 1) + torch.arange(length, device=wave.device)
-    return wave.gather(1, idx)
+@dataclass
+class AudioAugment:
+    """One view of each waveform ``[B, S]``: BYOL-A's augmentations (Niizumi et al. 2021, Sec. 3.2)
+    in the waveform domain.
+
+    A crop of ``crop * S`` samples at a random position, read at a random ``speed`` (linear
+    interpolation: speed perturbation, Ko et al. 2015, which stands in for BYOL-A's random resize
+    crop of the spectrogram), a gain drawn in +-``gain_db`` decibels, and mixing with another
+    waveform of the batch at a ratio drawn in ``[0, mix]`` (BYOL-A's mixup with background sound,
+    Eq. 1, whose memory of past inputs the rest of the batch stands in for).
+
+    Args:
+        crop: the view's length as a fraction of the input's.
+        speed: range of input samples read per output sample (1: none).
+        gain_db: largest gain or attenuation, dB (0: none).
+        mix: largest share of the other waveform (0: no mixing).
+    """
+
+    crop: float = 0.8
+    speed: tuple[float, float] = (0.9, 1.1)
+    gain_db: float = 6.0
+    mix: float = 0.4
+
+    def __post_init__(self):
+        if not 0 < self.crop <= 1:
+            raise ValueError(f"augment.crop: expected a fraction in (0, 1], got {self.crop}")
+        if not 0 < self.speed[0] <= self.speed[1]:
+            raise ValueError(f"augment.speed: expected 0 < low <= high, got {list(self.speed)}")
+        if not 0 <= self.mix < 1:
+            raise ValueError(f"augment.mix: expected a share in [0, 1), got {self.mix}")
+
+    def __call__(self, wave: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        b, n = wave.shape
+        dev = wave.device
+        out = max(1, int(round(self.crop * n)))
+        factor = _uniform(g, b, *self.speed)
+        room = ((n - 1) - (out - 1) * factor).clamp_min(0)
+        start = torch.rand(b, generator=g) * room
+        pos = (start[:, None] + factor[:, None] * torch.arange(out)).clamp(max=n - 1).to(dev)
+        lo = pos.floor().long()
+        frac = (pos - lo).to(wave.dtype)
+        x = wave.gather(1, lo) * (1 - frac) + wave.gather(1, (lo + 1).clamp(max=n - 1)) * frac
+        gain = 10 ** (_uniform(g, b, -self.gain_db, self.gain_db) / 20)
+        share = _uniform(g, b, 0.0, self.mix)
+        other = torch.randperm(b, generator=g)
+        x = x * gain.to(x).view(-1, 1)
+        if self.mix > 0 and b > 1:
+            share = share.to(x).view(-1, 1)
+            x = (1 - share) * x + share * x[other.to(dev)]
+        return x

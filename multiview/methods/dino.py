@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from multiview.augment import ImageAugment
 from multiview.encoders.registry import EncoderSpec
+from multiview.methods.pretext import VIEWS
 from multiview.methods.ssl import SSLMethod, ema_, frozen_copy
 from multiview.objectives.dino import dino_loss, updated_center
 
@@ -52,6 +53,8 @@ class DINO(SSLMethod):
         momentum: base momentum of the teacher (0.996; 0.99 for short runs).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
+
+    views = VIEWS  # multi-crop is an image pipeline
 
     def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", augment: dict | None = None,
                  global_scale: tuple[float, float] = (0.4, 1.0), local_scale: tuple[float, float] = (0.05, 0.4),

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from multiview.encoders.registry import EncoderSpec, build, plain
+from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import Method
 
 VIEWS = ("auto", "image", "frame")
@@ -68,17 +68,23 @@ class PretextMethod(Method):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the name of the encoder in :meth:`encoders`: "image", "frame", or "auto" (the
-            batch key the training data gives).
+            batch key the training data gives); "audio" where a subclass takes sounds.
+        sample_rate: of the waveforms, Hz, for an audio view's log-mel front end.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
-    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", **kwargs):
+    views = VIEWS
+
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", sample_rate: int = 16000, **kwargs):
         super().__init__(**kwargs)
-        if view not in VIEWS:
-            raise ValueError(f"model.view: expected one of {', '.join(VIEWS)}, got {view!r}")
+        if view not in self.views:
+            raise ValueError(f"model.view: expected one of {', '.join(self.views)}, got {view!r}")
         self.view = view
         self.seen_view = "image" if view == "auto" else view
-        self.encoder = build(plain(encoder) or EncoderSpec(), 3)
+        if view == "audio":
+            self.encoder = build(as_spec(encoder, {"name": "logmel_resnet"}), sample_rate=sample_rate)
+        else:
+            self.encoder = build(plain(encoder) or EncoderSpec(), 3)
 
     def encoders(self) -> dict[str, nn.Module]:
         return {self.seen_view: self.encoder}

@@ -1,11 +1,12 @@
 """What the contrastive and predictive image methods share: augmented views, heads, momentum.
 
-A method here (instance discrimination, MoCo, SimCLR, BYOL, SimSiam, DINO) trains one frame
-encoder, like a pretext method (:class:`~multiview.methods.pretext.PretextMethod`: the batch's
-``image`` or ``frame``, the encoder named by that key for the end-of-fit reports), on two or more
-augmented views of each sample (:mod:`multiview.augment`, seeded by the global step and the rank
-so a resumed run sees the same views). Clips of two or more frames give two moments of one clip,
-each augmented. Momentum (teacher) networks are submodules, so checkpoints hold them, and are
+A method here (instance discrimination, MoCo, SimCLR, BYOL, SimSiam, DINO) trains one encoder,
+like a pretext method (:class:`~multiview.methods.pretext.PretextMethod`: the batch's ``image`` or
+``frame``, the encoder named by that key for the end-of-fit reports), on two or more augmented
+views of each sample (:mod:`multiview.augment`, seeded by the global step and the rank so a
+resumed run sees the same views). Clips of two or more frames give two moments of one clip, each
+augmented. With ``view: audio`` the encoder is a log-mel network and the views are two crops of
+the batch's ``audio`` waveforms (:class:`~multiview.augment.AudioAugment`, as COLA and BYOL-A). Momentum (teacher) networks are submodules, so checkpoints hold them, and are
 updated in ``on_train_batch_end`` with :func:`ema_`.
 """
 
@@ -16,9 +17,9 @@ import copy
 import torch
 import torch.nn as nn
 
-from multiview.augment import ImageAugment, generator, moments
+from multiview.augment import AudioAugment, ImageAugment, generator, moments
 from multiview.encoders.registry import EncoderSpec
-from multiview.methods.pretext import PretextMethod
+from multiview.methods.pretext import VIEWS, PretextMethod
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2, last_bn: bool = False) -> nn.Sequential:
@@ -55,16 +56,20 @@ class SSLMethod(PretextMethod):
 
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
-        view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment` (SimCLR's pipeline).
+        view: the encoder's view name: "image", "frame", "audio" or "auto" (the training batches'
+            image or frame key).
+        augment: fields of :class:`~multiview.augment.ImageAugment` (SimCLR's pipeline), or of
+            :class:`~multiview.augment.AudioAugment` for ``view: audio``.
         aug_seed: seed of the views (with the global step and the rank).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
+    views = VIEWS + ("audio",)
+
     def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", augment: dict | None = None,
                  aug_seed: int = 0, **kwargs):
         super().__init__(encoder=encoder, view=view, **kwargs)
-        self.augment = ImageAugment(**(augment or {}))
+        self.augment = (AudioAugment if view == "audio" else ImageAugment)(**(augment or {}))
         self.aug_seed = aug_seed
 
     def step_generator(self, stream: int, batch_idx: int = 0) -> torch.Generator:
@@ -74,7 +79,13 @@ class SSLMethod(PretextMethod):
         return generator(self.aug_seed, step, stream * 4096 + rank)
 
     def raw_images(self, batch: dict) -> torch.Tensor:
-        """``image`` or ``frame`` ``[B, 3, H, W]``, or ``frames`` ``[B, T, 3, H, W]`` (clips)."""
+        """``image`` or ``frame`` ``[B, 3, H, W]``, or ``frames`` ``[B, T, 3, H, W]`` (clips); for
+        ``view: audio``, the ``audio`` waveforms ``[B, S]``."""
+        if self.view == "audio":
+            if "audio" not in batch:
+                raise KeyError(f"{type(self).__name__} with view audio needs batch key 'audio'; "
+                               f"the batch has {', '.join(batch)}")
+            return batch["audio"]
         for key in ("image", "frame", "frames"):
             if key in batch:
                 if self.view == "auto":
