@@ -101,3 +101,23 @@ def test_simclr_on_fsdd_beats_its_random_init_on_held_out_speakers(shared_data, 
     trainer.fit(model, dm)
     figures = json.loads((tmp_path / "metrics.json").read_text())
     assert figures["probe/top1"] > figures["probe/random_init/top1"] + 0.15, figures
+
+
+def test_a_run_at_another_sample_rate_loads_for_evaluation(tmp_path):
+    """The CLI links data.sample_rate into the model and leaves it out of the model's saved config."""
+    import yaml
+
+    from multiview.eval.core.checkpoint import load_model
+
+    encoder = {"name": "logmel_resnet", "width": 4, "n_mels": 16}
+    model = SimCLR(encoder=encoder, view="audio", sample_rate=8000, proj_dim=8)
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "checkpoints" / "last.ckpt")
+    cfg = {"model": {"class_path": "multiview.methods.simclr.SimCLR",
+                     "init_args": {"encoder": encoder, "view": "audio", "proj_dim": 8}},
+           "data": {"class_path": "multiview.data.audio.datamodule.AudioFolderData",
+                    "init_args": {"path": "x", "sample_rate": 8000}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    loaded = load_model(tmp_path)
+    assert loaded.encoder.logmel.mel.sample_rate == 8000
+    assert torch.equal(loaded.encoder.logmel.mel.mel_scale.fb, model.encoder.logmel.mel.mel_scale.fb)

@@ -61,14 +61,15 @@ class SSLMethod(PretextMethod):
         augment: fields of :class:`~multiview.augment.ImageAugment` (SimCLR's pipeline), or of
             :class:`~multiview.augment.AudioAugment` for ``view: audio``.
         aug_seed: seed of the views (with the global step and the rank).
+        sample_rate: of the ``audio`` waveforms, Hz (``view: audio``).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
     views = VIEWS + ("audio",)
 
     def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", augment: dict | None = None,
-                 aug_seed: int = 0, **kwargs):
-        super().__init__(encoder=encoder, view=view, **kwargs)
+                 aug_seed: int = 0, sample_rate: int = 16000, **kwargs):
+        super().__init__(encoder=encoder, view=view, sample_rate=sample_rate, **kwargs)
         self.augment = (AudioAugment if view == "audio" else ImageAugment)(**(augment or {}))
         self.aug_seed = aug_seed
 

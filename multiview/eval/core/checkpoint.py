@@ -48,12 +48,29 @@ def read_config(run: Path) -> dict:
     return cfg
 
 
-def instantiate(spec: dict, where: str):
+def instantiate(spec: dict, where: str, linked: dict | None = None):
     """Build ``class_path(**init_args)`` from a config section, if the class is trusted
-    (:func:`multiview.trust.trusted_class`)."""
+    (:func:`multiview.trust.trusted_class`). ``linked``: arguments the CLI links into this section
+    (``multiview.trainer_cli``), which the saved config leaves out; each is passed where the
+    class takes it and the section does not set it."""
+    import inspect
+
     from multiview.trust import trusted_class
 
-    return trusted_class(spec["class_path"], where)(**(spec.get("init_args") or {}))
+    cls = trusted_class(spec["class_path"], where)
+    args = dict(spec.get("init_args") or {})
+    for name, value in (linked or {}).items():
+        takes = any(name in inspect.signature(c.__init__).parameters for c in cls.__mro__ if "__init__" in vars(c))
+        if takes and name not in args:
+            args[name] = value
+    return cls(**args)
+
+
+def linked_from_data(cfg: dict) -> dict:
+    """The data section's arguments that the CLI links into the model's (the audio's sample rate)."""
+    data = cfg.get("data")
+    init = (data.get("init_args") or {}) if isinstance(data, dict) else {}
+    return {k: init[k] for k in ("sample_rate",) if k in init}
 
 
 def read_state(path: Path) -> dict:
@@ -74,7 +91,8 @@ def load_model(path: str | Path) -> nn.Module:
     if not path.exists():
         raise UserError(f"--checkpoint: {path} does not exist")
     run, ckpt = find_run(path)
-    model = instantiate(read_config(run)["model"], f"{run / 'config.yaml'} model")
+    cfg = read_config(run)
+    model = instantiate(cfg["model"], f"{run / 'config.yaml'} model", linked_from_data(cfg))
     missing, unexpected = model.load_state_dict(read_state(ckpt), strict=False)
     if missing or unexpected:
         raise UserError(f"{ckpt}: does not match {type(model).__name__} "
