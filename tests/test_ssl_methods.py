@@ -86,3 +86,13 @@ def test_methods_on_sounds_train_an_audio_encoder(name):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
     with pytest.raises(KeyError, match="audio"):
         model.training_step({"frame": torch.rand(4, 3, 16, 16)}, 0)
+
+
+def test_the_small_image_resnet_stem_keeps_a_map_at_32_px():
+    from multiview.encoders.registry import build, feature_shapes
+
+    plain, cifar = build({"name": "resnet18"}), build({"name": "resnet18_cifar"})
+    assert feature_shapes(plain, side=32)["stage4"][-2:] == (1, 1)
+    assert feature_shapes(cifar, side=32)["stage4"][-2:] == (4, 4)
+    assert cifar.net.conv1.kernel_size == (3, 3) and cifar.net.conv1.stride == (1, 1)
+    assert set(cifar.state_dict()) == set(plain.state_dict()) and cifar.out_dim == plain.out_dim == 512

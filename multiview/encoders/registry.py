@@ -5,7 +5,8 @@ A recipe names an encoder and its size, e.g. ``{name: small_resnet, width: 16}``
 rate) is passed by the method. Registered names:
 
 - ``small_resnet``: :class:`~multiview.encoders.vision.SmallResNet` in a frame encoder (low-resolution frames)
-- ``resnet18`` ... ``resnet152``: any torchvision ResNet (torchvision's parameter names)
+- ``resnet18`` ... ``resnet152``: any torchvision ResNet (torchvision's parameter names);
+  ``resnet18_cifar`` ... ``resnet152_cifar``: the same with the 32 px stem (3x3 stride-1, no max pool)
 - ``alexnet``: :class:`~multiview.encoders.alexnet.AlexNetEncoder` (Krizhevsky et al. 2012, scaled)
 - ``logmel_resnet``: :class:`~multiview.encoders.audio.AudioEncoder` (log-mel + small ResNet)
 - ``word_bag``: :class:`~multiview.encoders.text.TextEncoder` (mean of word vectors)
@@ -35,7 +36,7 @@ class EncoderSpec:
     method's default for that view, then the base default shown here in brackets.
 
     Args:
-        name: registered family: small_resnet, resnet18/34/50/101/152, alexnet, logmel_resnet,
+        name: registered family: small_resnet, resnet18/34/50/101/152 (and _cifar), alexnet, logmel_resnet,
             word_bag [small_resnet; logmel_resnet for an audio view, word_bag for a caption view].
         width: channels of the first stage (small_resnet, alexnet, logmel_resnet) [32].
         n_mels: mel bands of the log-mel front end (logmel_resnet) [64].
@@ -121,6 +122,8 @@ def _small_resnet(spec: EncoderSpec, in_channels: int, sample_rate: int) -> nn.M
 
 for _arch in RESNETS:
     register(_arch)(lambda spec, in_channels, sample_rate, arch=_arch: FrameEncoder(arch, in_channels=in_channels))
+    register(f"{_arch}_cifar")(lambda spec, in_channels, sample_rate, arch=_arch: FrameEncoder(
+        arch, in_channels=in_channels, small_images=True))
 
 
 @register("alexnet")

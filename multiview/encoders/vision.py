@@ -68,12 +68,15 @@ class FrameEncoder(nn.Module):
         width: channels of the small ResNet's first stage (ignored for torchvision ResNets).
         in_channels: input channels (3 for RGB, 1 for L, 2 for ab).
         normalize: subtract ImageNet's mean and divide by its std (RGB input only).
+        small_images: for a torchvision ResNet, the stem used on 32 px images (SimCLR, Chen et al.
+            2020, Appendix B.9): a 3x3 stride-1 first convolution and no max pool, so a 32 px
+            image leaves a 4x4 map, not 1x1, after the last stage.
     """
 
     modality = "frame"
 
     def __init__(self, arch: str = "small", width: int = 32, in_channels: int = 3,
-                 normalize: bool = True):
+                 normalize: bool = True, small_images: bool = False):
         super().__init__()
         self.arch = arch
         if arch == "small":
@@ -81,7 +84,9 @@ class FrameEncoder(nn.Module):
             self.out_dim = self.net.out_dim
         elif arch in RESNETS:
             net = getattr(torchvision.models, arch)(weights=None)
-            if in_channels != 3:
+            if small_images:
+                net.conv1, net.maxpool = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.Identity()
+            elif in_channels != 3:
                 net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
             self.out_dim = net.fc.in_features
             net.fc = nn.Identity()
