@@ -99,3 +99,30 @@ def test_corrupt_file_is_one_clear_error(tmp_path):
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(100))
     with pytest.raises(UserError, match="broken.wav: cannot decode audio"):
         read_any(bad)
+
+
+def test_a_wav_no_decoder_reads_is_one_clear_error_and_skipped_in_a_folder(tmp_path, capsys):
+    import struct
+
+    from multiview.data.audio.audio_folder import AudioFolderDataset
+
+    data = bytes(5 * 800)  # 36-bit PCM: libsndfile refuses it and FFmpeg has no decoder for it
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000 * 5, 5, 36)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    odd = tmp_path / "1_cat_0.wav"
+    odd.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(UserError, match="1_cat_0.wav: cannot decode audio"):
+        read_any(odd)
+    for speaker in ("ann", "bob", "cat", "dan"):
+        for digit in (0, 1):
+            if (digit, speaker) != (1, "cat"):
+                soundfile.write(tmp_path / f"{digit}_{speaker}_0.wav", signal(800).astype(np.float32), 8000)
+    test = AudioFolderDataset(tmp_path, "test", sample_rate=8000, seconds=0.1)
+    assert test.skipped == 1 and len(test) == 3 and "1_cat_0.wav" in capsys.readouterr().err
+
+
+def test_no_path_is_one_clear_error():
+    from multiview.data.audio.audio_folder import resolve
+
+    with pytest.raises(UserError, match="no path given"):
+        resolve("")

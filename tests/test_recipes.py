@@ -30,6 +30,8 @@ def small_data(name: str, shared: Path) -> list[str]:
                 "--data.batch_size", "8", "--data.num_workers", "0", "--data.clips_per_video", "1",
                 "--data.frame_size", "64", "--model.encoder", '{"name": "small_resnet", "width": 8}',
                 "--model.n_clusters", "4", "--model.n_components", "4", "--model.fit_batches", "2"]
+    if name.endswith("_fsdd"):
+        return ["--data.path", str(shared / "audio" / "fsdd.tar"), "--data.batch_size", "16"]
     if name == "cmc_av_folder":
         return ["--data.index", str(shared / "av" / "vas_vggsound"), "--data.val_clips", "6",
                 "--data.batch_size", "8", "--data.num_workers", "0"]
@@ -50,6 +52,9 @@ def evaluation(name: str, run: Path) -> list[str]:
                 "--train-limit", "200", "--test-limit", "100", "--baselines", ""]
     if name.startswith("word2vec"):
         return ["eval", "probe", "--checkpoint", str(run), "--data", "words", "--baselines", ""]
+    if name.endswith("_fsdd"):
+        return ["eval", "probe", "--checkpoint", str(run), "--data", "fsdd", "--train-limit", "200",
+                "--test-limit", "100", "--baselines", ""]
     if name.startswith("ambient") or name.endswith("_video"):
         return ["eval", "probe", "--checkpoint", str(run), "--data", "run", "--baselines", "",
                 "--train-limit", "64", "--test-limit", "32"]
@@ -58,7 +63,7 @@ def evaluation(name: str, run: Path) -> list[str]:
 
 # one of each kind: every report callback, every data module, every evaluation command
 REPORTED = {"quickstart", "cmc_av_folder", "cmc_lab_cifar10", "ambient_sound_quickstart", "word2vec_text",
-            "rotation_video", "simclr_cifar10", "byol_av", "dino_video"}
+            "rotation_video", "simclr_cifar10", "byol_av", "dino_video", "simclr_fsdd"}
 
 
 @pytest.mark.slow

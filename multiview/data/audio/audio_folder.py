@@ -52,7 +52,9 @@ def read_pyav(path: str | Path) -> tuple[np.ndarray, int]:
             if not container.streams.audio:
                 raise UserError(f"{path}: no audio stream")
             stream = container.streams.audio[0]
-            rate = int(stream.rate or 0)
+            if stream.codec_context is None:  # FFmpeg has no decoder for this sample format
+                raise UserError(f"{path}: cannot decode audio (no decoder for its audio stream)")
+            rate = int(stream.codec_context.sample_rate or 0)
             if rate <= 0:
                 raise UserError(f"{path}: audio stream has no sample rate")
             chunks, total = [], 0
@@ -97,6 +99,8 @@ def fix_length_batch(x: torch.Tensor, n: int) -> torch.Tensor:
 
 def resolve(path: str | Path) -> Path:
     """A folder of audio, extracting a ``.tar`` once into the cache."""
+    if not str(path).strip():
+        raise UserError("audio data: no path given (data.path); expected a folder or .tar of audio files")
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path):
         from multiview.cache_store import extract_tar
