@@ -1,6 +1,9 @@
 """NT-Xent under two CPU processes (gloo, Lightning's DDP): each rank's anchors meet the 2N - 2
 negatives of the global batch at the right label offset, and the gradients equal one process's
-on the whole batch (no stray 1 / world_size). Also MoCo's shuffled key encoding and queue."""
+on the whole batch (no stray 1 / world_size). Also MoCo's shuffle-BN (He et al. 2020, Sec. 3.3:
+each rank's BatchNorm normalises a slice of the shuffled global batch) and queue."""
+
+import copy
 
 import lightning as L
 import pytest
@@ -18,7 +21,8 @@ class Probe(L.LightningModule):
     def __init__(self, out_path: str):
         super().__init__()
         self.enc = make_encoders()
-        self.key_enc = self.enc.pop("c").requires_grad_(False)  # a momentum encoder: no gradients
+        # a momentum encoder with BatchNorm in training mode: no gradients, batch statistics
+        self.key_enc = torch.nn.Sequential(self.enc.pop("c"), torch.nn.BatchNorm1d(6)).requires_grad_(False)
         self.queue = KeyQueue(N + 4, 6)
         self.out_path = out_path
 
@@ -50,9 +54,19 @@ def test_two_process_nt_xent_equals_single_process(tmp_path):
     enc = make_encoders()
     loss = nt_xent(enc["a"](data.x["a"]), enc["b"](data.x["b"]), 0.3)
     loss.backward()
-    keys = [enc["c"](r["inputs"]).detach() for r in ranks]  # each rank's samples, in its order
+    key_enc = torch.nn.Sequential(enc["c"], torch.nn.BatchNorm1d(6)).requires_grad_(False)
+    full = torch.cat([r["inputs"] for r in ranks])  # rank 0's samples, then rank 1's
+    perm = torch.randperm(len(full), generator=torch.Generator().manual_seed(5))
+    n = len(full) // 2
+    # each rank normalises its slice of the shuffled global batch with its own statistics
+    shuffled = torch.cat([copy.deepcopy(key_enc)(full[perm[r * n:(r + 1) * n]]) for r in range(2)])
+    restored = torch.empty_like(shuffled)
+    restored[perm] = shuffled
+    keys = [restored[:n], restored[n:]]
+    unshuffled = [copy.deepcopy(key_enc)(r["inputs"]) for r in ranks]
+    assert not torch.allclose(unshuffled[0], keys[0], atol=1e-3)  # the shuffle changes BN's batches
     queue = KeyQueue(N + 4, 6)
-    queue.push(torch.cat(keys))  # rank 0's keys, then rank 1's
+    queue.push(torch.cat(keys))
     for rank, r in enumerate(ranks):
         assert r["loss"].item() == pytest.approx(loss.item(), rel=1e-5)
         for name in ("a.weight", "a.bias", "b.weight", "b.bias"):
