@@ -17,19 +17,20 @@ from multiview.objectives.skipgram import (
     subsample,
     window_bounds,
 )
-from multiview.objectives.word2vec_cpu import draw_negatives, train_windows
+from multiview.objectives.word2vec_cpu import draw_negatives, train_windows, visiting_order
 
 
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def _slow_train(syn0, syn1, ids, lo, hi, stream, k, alpha, skipgram):
+def _slow_train(syn0, syn1, ids, lo, hi, stream, k, alpha, skipgram, order):
     """gensim's fast_sentence_sg_neg / fast_sentence_cbow_neg (cbow_mean=1: the mean of the
-    contexts predicts, every context row takes the whole step), window by window, the next ``k``
-    draws of ``stream`` per pair (skip-gram) or per window (CBOW); float64, exact sigmoid."""
+    contexts predicts, every context row takes the whole step), window by window in ``order``,
+    the next ``k`` draws of ``stream`` per pair (skip-gram) or per window (CBOW); float64, exact
+    sigmoid."""
     pairs, stream = 0, iter(stream)
-    for i in range(len(ids)):
+    for i in order:
         contexts = [j for j in range(lo[i], hi[i] + 1) if j != i]
         pairs += len(contexts)
         inputs = [[ids[j]] for j in contexts] if skipgram else ([[ids[j] for j in contexts]] if contexts else [])
@@ -47,8 +48,18 @@ def _slow_train(syn0, syn1, ids, lo, hi, stream, k, alpha, skipgram):
     return pairs
 
 
+@pytest.mark.parametrize("n", [1, 4, 5, 21, 22])
+def test_the_visiting_order_takes_each_segment_in_turn(n):
+    segment = -(-n // 4)
+    expected = [m * segment + t for t in range(segment) for m in range(4) if m * segment + t < n]
+    assert visiting_order(n, 4).tolist() == expected
+    assert sorted(expected) == list(range(n))
+    assert visiting_order(n, 1).tolist() == list(range(n))
+
+
+@pytest.mark.parametrize("streams", [1, 4])
 @pytest.mark.parametrize("skipgram", [True, False])
-def test_cpu_update_is_gensims_loop(skipgram):
+def test_cpu_update_is_gensims_loop(skipgram, streams):
     g = torch.Generator().manual_seed(1)
     vocab, dim = 12, 16  # a small vocabulary: rows repeat within and across windows
     lengths = torch.tensor([1, 3, 9, 2, 1, 6])
@@ -63,8 +74,10 @@ def test_cpu_update_is_gensims_loop(skipgram):
     syn1 = (torch.randn(vocab, dim, generator=g) * 0.5).numpy()
     ref0, ref1, start = syn0.astype(np.float64), syn1.astype(np.float64), syn0.copy()
     arrays = [a.numpy() for a in (ids, lo, hi)]
-    expected = _slow_train(ref0, ref1, *arrays, stream, 4, 0.1, skipgram)
-    loss, pairs = train_windows(syn0, syn1, *arrays, *tables, 7, 4, 0.1, skipgram)
+    order = [m * 6 + t for t in range(6) for m in range(streams) if m * 6 + t < len(ids)] if streams > 1 \
+        else range(len(ids))  # 22 words: 4 segments of 6
+    expected = _slow_train(ref0, ref1, *arrays, stream, 4, 0.1, skipgram, order)
+    loss, pairs = train_windows(syn0, syn1, *arrays, *tables, 7, 4, 0.1, skipgram, streams)
     assert pairs == expected == int((hi - lo).sum())
     assert np.isfinite(loss) and loss > 0
     np.testing.assert_allclose(syn0, ref0, atol=1e-5)

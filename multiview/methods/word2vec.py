@@ -12,14 +12,14 @@ Each training step takes a chunk of whole sentences. On CPU the chunk is cut int
 word2vec.c's threads do; results then vary run to run, as gensim's do with workers > 1; use
 ``workers: 1`` for bit-identical reruns). A part is subsampled, windowed (clipped at line ends,
 as gensim) in a few vectorized ops over the whole part. On CPU a compiled loop then trains its
-windows in order, as word2vec.c, drawing gensim's negatives as it goes, only for the pairs that
-exist (:mod:`multiview.objectives.word2vec_cpu`: per-row tensor ops cost more than the rows on
-short windows); on an accelerator the windows, packed by context count so that short lines cost no
-padding, share one set of negatives per window (Ji et al. 2016) and are updated in batches of
-about ``batch_pairs`` (context, center) pairs: batched
-matrix products and sparse row updates, no autograd, no optimizer (in a batch every row's
-gradients are summed from the same stale values: 6144 pairs scored as gensim on its Wikipedia
-extract; at 16384 frequent words' rows diverge). The threads work on one chunk while the
+windows one by one, as word2vec.c (four stretches of the part in turn), drawing gensim's
+negatives as it goes, only for the pairs that exist (:mod:`multiview.objectives.word2vec_cpu`:
+per-row tensor ops cost more than the rows on short windows); on an accelerator the windows,
+packed by context count so that short lines cost no padding, share one set of negatives per
+window (Ji et al. 2016) and are updated in batches of about ``batch_pairs`` (context, center)
+pairs: batched matrix products and sparse row updates, no autograd, no optimizer (in a batch
+every row's gradients are summed from the same stale values: 6144 pairs scored as gensim on its
+Wikipedia extract; at 16384 frequent words' rows diverge). The threads work on one chunk while the
 trainer loop fetches the next. ``benchmarks/word2vec_matrix.py`` compares speed and quality
 with gensim's on short lines, long lines and a large vocabulary.
 
@@ -228,14 +228,14 @@ class Word2Vec(Method):
         if self.device.type != "cpu":
             negatives = self.negatives.sample((ids.numel(), self.negative), generator)
             return self._train_batched(ids, sentence, negatives, effective, alpha)
-        from multiview.objectives.word2vec_cpu import train_windows
+        from multiview.objectives.word2vec_cpu import STREAMS, train_windows
 
         # the loop draws K negatives per (context, center) pair in skip-gram, per window in CBOW
         seed = int(torch.randint(1, 2**62, (1,), generator=generator))
         lo, hi = window_bounds(sentence, effective) if ids.numel() else (ids, ids)
         tables = (self.negatives.accept, self.negatives.alias)
         arrays = [t.numpy() for t in (self.syn0, self.syn1, ids, lo, hi, *tables)]
-        return train_windows(*arrays, seed, self.negative, alpha, self.sg)
+        return train_windows(*arrays, seed, self.negative, alpha, self.sg, STREAMS)
 
     def _train_batched(self, ids, sentence, negatives, effective, alpha: float) -> tuple[float, int]:
         """The accelerator path: windows packed by context count, updated in batches."""
