@@ -74,8 +74,7 @@ def test_cpu_update_is_gensims_loop(skipgram, streams):
     syn1 = (torch.randn(vocab, dim, generator=g) * 0.5).numpy()
     ref0, ref1, start = syn0.astype(np.float64), syn1.astype(np.float64), syn0.copy()
     arrays = [a.numpy() for a in (ids, lo, hi)]
-    order = [m * 6 + t for t in range(6) for m in range(streams) if m * 6 + t < len(ids)] if streams > 1 \
-        else range(len(ids))  # 22 words: 4 segments of 6
+    order = visiting_order(len(ids), streams)  # checked against its definition above
     expected = _slow_train(ref0, ref1, *arrays, stream, 4, 0.1, skipgram, order)
     loss, pairs = train_windows(syn0, syn1, *arrays, *tables, 7, 4, 0.1, skipgram, streams)
     assert pairs == expected == int((hi - lo).sum())

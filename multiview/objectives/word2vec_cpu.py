@@ -3,9 +3,10 @@
 Skip-gram (Mikolov et al. 2013b, eq. 4; see :mod:`multiview.objectives.skipgram`) and CBOW with
 the mean of the contexts (Mikolov et al. 2013a; see :mod:`multiview.objectives.cbow`), window by
 window as word2vec.c and gensim, every step seeing the previous one's rows (a part's windows are
-visited in ``STREAMS`` interleaved segments, see ``visiting_order``), with K negatives per (context, center) pair in skip-gram and per window in CBOW, as gensim
-(sharing one window's negatives across its contexts, as the batched update does, cost 0.04 of
-WS353 Spearman on gensim's Wikipedia extract when the steps are sequential).
+visited in ``STREAMS`` interleaved segments, see ``visiting_order``), with K negatives per
+(context, center) pair in skip-gram and per window in CBOW, as gensim (sharing one window's
+negatives across its contexts, as the batched update does, cost 0.04 of WS353 Spearman on
+gensim's Wikipedia extract when the steps are sequential).
 
 Why a compiled loop on CPU: the batched tensor update (``sgns_update``, ``cbow_update``) pays a
 dispatch per row in ``index_add_`` and per window in ``bmm`` (both measured at 0.1-1 us on CPU,
@@ -104,8 +105,8 @@ def train_windows(syn0, syn1, ids, lo, hi, accept, alias, seed, k, alpha, skipgr
     alias table ``accept``, ``alias`` (:class:`~multiview.objectives.skipgram.AliasSampler`) with
     word2vec.c's generator started at ``seed``: ``k`` for each (context, center) pair in
     skip-gram, for each window in CBOW, in the visiting order, only for pairs that exist; a draw
-    equal to the center is skipped. Returns (loss per prediction over the first ``LOSS_WINDOWS`` windows, number of
-    (context, center) pairs).
+    equal to the center is skipped. Returns (loss per prediction over the first
+    ``LOSS_WINDOWS`` windows, number of (context, center) pairs).
     """
     dim = syn0.shape[1]
     grad = np.empty(dim, dtype=np.float32)
@@ -115,7 +116,7 @@ def train_windows(syn0, syn1, ids, lo, hi, accept, alias, seed, k, alpha, skipgr
     n = ids.shape[0]
     segment = (n + streams - 1) // streams
     for step in range(segment * streams):
-        i = (step % streams) * segment + step // streams  # segment step % streams, its word step // streams
+        i = (step % streams) * segment + step // streams  # word step // streams of a segment
         if i >= n:
             continue
         count = hi[i] - lo[i]
