@@ -14,7 +14,8 @@ seeds per cell, gensim and ours side by side (``word2vec_vs_gensim.compare``): w
 their ratio per seed and the median's, and the quality deltas (ours - gensim: WS353 and SimLex
 Spearman, analogy accuracy) with their standard errors over the seeds (near-zero scores, as CBOW's
 with min_count 1, vary by about 0.03 from seed to seed, more than the 0.02 band). ``--quick``
-trains 2 epochs instead of 5 (a few minutes on 2 idle cores). Progress goes to stderr; the JSON to ``--out`` (default: stdout).
+trains 2 epochs instead of 5 (a few minutes on 2 idle cores). Progress goes to stderr; the JSON
+to ``--out`` (default: stdout).
 """
 
 from __future__ import annotations

@@ -171,8 +171,8 @@ def train_windows(syn0, syn1, ids, lo, hi, accept, alias, seed, k, alpha, skipgr
         for j in range(lo[i], hi[i] + 1):
             if j != i:
                 _prefetch_row(syn0, ids[j])
-        m = 0
         if skipgram:
+            m = 0  # the next of the window's negatives
             for j in range(lo[i], hi[i] + 1):
                 if j == i:
                     continue
