@@ -103,13 +103,13 @@ def moment_figures(encoder: torch.nn.Module, moments: ClipDataset) -> dict[str, 
     return retrieval_metrics(similarity(first, second))
 
 
-def evaluate(method: str, run: Path, out_dir: Path) -> dict[str, float]:
+def evaluate(method: str, run: Path, out_dir: Path, moments: ClipDataset) -> dict[str, float]:
     out: dict[str, float] = {}
-    moments = held_out_moments(run)
     model = load_model(run)
     view = "frame" if "frame" in model.encoders() else next(iter(model.encoders()))  # SimCLR's is "image"
     encoder, _ = load_encoder(run, view)
-    inputs = DataLoader(moments, batch_size=64, collate_fn=lambda items: {"input": torch.stack([i["frame"] for i in items])})
+    inputs = DataLoader(moments, batch_size=64,
+                        collate_fn=lambda items: {"input": torch.stack([i["frame"] for i in items])})
     baseline = random_encoder(encoder, inputs)
     for name, enc in (("", encoder), ("random_init/", baseline)):
         for k, v in moment_figures(enc, moments).items():
@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--methods: expected a subset of {','.join(METHODS)}, got {a.methods}")
     root = Path(a.workdir or tempfile.mkdtemp(prefix="video_ssl_"))
     out: dict = {"settings/corpus": a.corpus, "settings/methods": ",".join(methods)}
+    held_out = None
     for m in methods:
         done = root / m / "done"
         if done.exists():
@@ -157,12 +158,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run, seconds = train(m, a.corpus, root, a.val_fraction)
             done.write_text(f"{seconds:.1f}")
-        figures = evaluate(m, run, root)
+        moments = held_out_moments(run)
+        paths = [r["path"] for r in moments.records]
+        if held_out is not None and paths != held_out:
+            raise SystemExit(f"video_ssl: {m}'s held-out clips differ from {methods[0]}'s ({len(paths)} against "
+                             f"{len(held_out)}); the figures would not be comparable")
+        held_out = paths
+        figures = evaluate(m, run, root, moments)
         figures[f"{m}/train_seconds"] = round(seconds, 1)
         out.update(figures)
         n = int(figures[f"{m}/n_held_out"])
         out.update({f"chance/moment/{k}": v for k, v in chance_metrics(n).items()})
-        log("  " + "  ".join(f"{k.split('/', 1)[1]} {v:.3f}" for k, v in figures.items() if k.endswith(("R@1", "top1"))))
+        shown = {k.split("/", 1)[1]: v for k, v in figures.items() if k.endswith(("R@1", "top1"))}
+        log("  " + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()))
         Path(a.out).write_text(json.dumps(out, indent=1, sort_keys=True))
     print(json.dumps(out, indent=1, sort_keys=True))
     return 0
