@@ -37,15 +37,14 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from multiview.cli import main as cli  # noqa: E402
 from multiview.data.video.clips import ClipDataset  # noqa: E402
-from multiview.eval.core.checkpoint import load_encoder, load_model, run_datamodule  # noqa: E402
-from multiview.eval.core.embed import random_encoder  # noqa: E402
+from multiview.eval.core.checkpoint import load_model, run_datamodule  # noqa: E402
+from multiview.eval.core.embed import features_batch, random_init  # noqa: E402
 from multiview.eval.core.paired import retrieval_figures  # noqa: E402
 from multiview.eval.metrics.retrieval import chance_metrics, retrieval_metrics, similarity  # noqa: E402
 
@@ -87,9 +86,8 @@ def train(method: str, corpus: str, root: Path, val_fraction: float) -> tuple[Pa
     return run, time.time() - t0
 
 
-def held_out_moments(run: Path) -> ClipDataset:
-    """Two moments (positions uniform over the clip) of each of the run's held-out clips."""
-    dm = run_datamodule(run)
+def held_out_moments(dm) -> ClipDataset:
+    """Two moments (positions uniform over the clip) of each of the data module's held-out clips."""
     te = dm.val_set
     return ClipDataset(te.records, frames=1, frame_size=te.frame_size, sample_rate=te.sample_rate,
                        audio_seconds=te.audio_seconds, clips_per_video=2, positions="uniform",
@@ -97,26 +95,25 @@ def held_out_moments(run: Path) -> ClipDataset:
 
 
 @torch.no_grad()
-def moment_figures(encoder: torch.nn.Module, moments: ClipDataset) -> dict[str, float]:
-    z = torch.cat([encoder(b["frame"]) for b in DataLoader(moments, batch_size=64, shuffle=False)])
-    first, second = z[0::2], z[1::2]
-    return retrieval_metrics(similarity(first, second))
+def moment_figures(encoder: torch.nn.Module, frames: torch.Tensor) -> dict[str, float]:
+    """Retrieval of each clip's second moment (odd rows of ``frames``) by its first (even rows)."""
+    z = torch.cat([encoder(chunk) for chunk in frames.split(64)])
+    return retrieval_metrics(similarity(z[0::2], z[1::2]))
 
 
-def evaluate(method: str, run: Path, out_dir: Path, moments: ClipDataset) -> dict[str, float]:
+def evaluate(method: str, run: Path, out_dir: Path, dm, moments: ClipDataset) -> dict[str, float]:
     out: dict[str, float] = {}
     model = load_model(run)
     view = "frame" if "frame" in model.encoders() else next(iter(model.encoders()))  # SimCLR's is "image"
-    encoder, _ = load_encoder(run, view)
-    inputs = DataLoader(moments, batch_size=64,
-                        collate_fn=lambda items: {"input": torch.stack([i["frame"] for i in items])})
-    baseline = random_encoder(encoder, inputs)
+    encoder = model.encoders()[view].eval()
+    frames = torch.stack([moments[i]["frame"] for i in range(len(moments))])  # decoded once, used three times
+    baseline = random_init(encoder, [{"input": chunk} for chunk in frames.split(64)], features_batch)
     for name, enc in (("", encoder), ("random_init/", baseline)):
-        for k, v in moment_figures(enc, moments).items():
+        for k, v in moment_figures(enc, frames).items():
             out[f"{method}/{name}moment/{k}"] = v
     out[f"{method}/n_held_out"] = float(len(moments) // 2)
     if {"frame", "audio"} <= set(model.encoders()):
-        figures, _ = retrieval_figures(model, run_datamodule(run).val_dataloader())
+        figures, _ = retrieval_figures(model, dm.val_dataloader())
         for key, v in figures.items():
             if key.endswith("/R@1") and ("frame_to_audio" in key or "audio_to_frame" in key):
                 out[f"{method}/{key.removeprefix('retrieval/')}"] = v
@@ -142,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--val-fraction", type=float, default=0.25, help="held-out share of a folder (by path hash)")
     p.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder); a method whose "
-                   "run folder holds a finished checkpoint is not trained again")
+                   "run finished (RUN/done) is not trained again")
     a = p.parse_args(argv)
     methods = [m for m in a.methods.split(",") if m]
     if set(methods) - set(METHODS):
@@ -158,17 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run, seconds = train(m, a.corpus, root, a.val_fraction)
             done.write_text(f"{seconds:.1f}")
-        moments = held_out_moments(run)
+        dm = run_datamodule(run)
+        moments = held_out_moments(dm)
         paths = [r["path"] for r in moments.records]
         if held_out is not None and paths != held_out:
             raise SystemExit(f"video_ssl: {m}'s held-out clips differ from {methods[0]}'s ({len(paths)} against "
                              f"{len(held_out)}); the figures would not be comparable")
+        if held_out is None:
+            out.update({f"chance/moment/{k}": v for k, v in chance_metrics(len(paths)).items()})
         held_out = paths
-        figures = evaluate(m, run, root, moments)
+        figures = evaluate(m, run, root, dm, moments)
         figures[f"{m}/train_seconds"] = round(seconds, 1)
         out.update(figures)
-        n = int(figures[f"{m}/n_held_out"])
-        out.update({f"chance/moment/{k}": v for k, v in chance_metrics(n).items()})
         shown = {k.split("/", 1)[1]: v for k, v in figures.items() if k.endswith(("R@1", "top1"))}
         log("  " + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()))
         Path(a.out).write_text(json.dumps(out, indent=1, sort_keys=True))
