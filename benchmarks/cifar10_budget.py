@@ -14,6 +14,12 @@ the validation split) beside raw pixels, Gabor features, the encoder at random i
 budget (epochs that fit in ``--minutes``, timed on one epoch). For the best method a curve of
 probe accuracy at 5, 15 and 30 minutes (scaled by ``--minutes / 15``) is added.
 
+``--jobs J`` (default 2) trains J runs at once, each in its own process on cores / J threads, so
+every method gets the same share of the machine for the same wall clock. With the defaults the
+six methods take 3 x 15 minutes, then the supervised network with the curve's 5-minute run beside
+the 30-minute one takes 30: the table fits in one 2-hour run. ``--jobs 1`` gives each run the
+whole machine, one after another (about 140 minutes of training at the defaults).
+
 ``--layers all --spatial S`` probes every layer of each network (trained, random init,
 supervised) with its maps average-pooled to an S x S grid, and keeps the layer with the best
 validation top-1, as the layer-wise probes of Zhang et al. 2017 (Table 2) do; the Gabor features
@@ -33,8 +39,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -85,23 +94,83 @@ def seconds_per_step(recipe: Path, batch_size: int, steps: int = 3) -> float:
     return min(times[1:])
 
 
-def train(method: str, data: str, minutes: float, root: Path, train_limit: int, batch_size: int) -> dict:
-    """Fit ``method``'s recipe for ``minutes``; returns the run folder, steps and seconds."""
+def train(method: str, data: str, minutes: float, run: Path, train_limit: int, batch_size: int) -> dict:
+    """Fit ``method``'s recipe for ``minutes`` into ``run``; returns the steps and seconds."""
     recipe = ROOT / "recipes" / f"{method}_cifar10.yaml"
     per_step = seconds_per_step(recipe, batch_size)
     steps = max(2, int(0.85 * minutes * 60 / per_step))  # leave room for loading and checkpointing
-    run = root / f"{method}_{minutes:g}min"
     budget = max(1, int(round(minutes * 60)))
     argv = ["fit", "--config", str(recipe), "--data.path", data, "--data.train_limit", str(train_limit),
             "--data.batch_size", str(batch_size), "--trainer.max_epochs", "-1", "--trainer.max_steps", str(steps),
             "--trainer.max_time", f"00:00:{budget // 60:02d}:{budget % 60:02d}", "--trainer.callbacks", "[]",
             "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",
             "--trainer.default_root_dir", str(run)]
-    log(f"{method}: {per_step:.2f} s/step -> {steps} steps in {minutes:g} min")
+    log(f"{method}: {per_step:.2f} s/step on {torch.get_num_threads()} threads -> {steps} steps in {minutes:g} min")
     t0 = time.time()
     if cli(argv) != 0:
         raise RuntimeError(f"{method}: multiview fit failed")
-    return {"run": run, "steps": steps, "seconds": time.time() - t0}
+    return {"steps": steps, "seconds": time.time() - t0}
+
+
+def run_name(method: str, minutes: float) -> str:
+    return f"{method}_{minutes:g}min"
+
+
+def run_lanes(tasks: list[tuple[float, list[str]]], jobs: int, threads: int) -> None:
+    """Run each task (its minutes, this script's worker arguments) in its own process, ``jobs`` at a
+    time on ``threads`` threads each; the longest go first, each to the lane that ends soonest."""
+    lanes: list[list[list[str]]] = [[] for _ in range(max(1, jobs))]
+    load = [0.0] * len(lanes)
+    for minutes, argv in sorted(tasks, key=lambda t: -t[0]):
+        i = load.index(min(load))
+        lanes[i].append(argv)
+        load[i] += minutes
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    failed: list[str] = []
+
+    def lane(argvs: list[list[str]]) -> None:
+        for argv in argvs:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", *argv, "--threads", str(threads)]
+            if subprocess.run(cmd, env=env).returncode != 0:
+                failed.append(" ".join(argv[:2]))
+
+    workers = [threading.Thread(target=lane, args=(argvs,)) for argvs in lanes if argvs]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if failed:
+        raise RuntimeError(f"these runs failed: {', '.join(failed)}")
+
+
+def worker(argv: list[str]) -> int:
+    """One run in its own process: ``fit METHOD MINUTES ...`` or ``supervised CHECKPOINT MINUTES ...``."""
+    p = argparse.ArgumentParser()
+    p.add_argument("kind", choices=("fit", "supervised"))
+    p.add_argument("what")
+    p.add_argument("minutes", type=float)
+    p.add_argument("--data", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--train-limit", type=int, default=50000)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--probe-train", type=int, default=4000)
+    p.add_argument("--probe-test", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    root = Path(a.root)
+    if a.kind == "fit":
+        r = train(a.what, a.data, a.minutes, root / run_name(a.what, a.minutes), a.train_limit, a.batch_size)
+        (root / f"{run_name(a.what, a.minutes)}.json").write_text(json.dumps(r))
+        return 0
+    args = probe_args(a.what, a.data, a.probe_train, a.probe_test, "")
+    encoder, modality = load_encoder(args.checkpoint, args.encoder)
+    train_set, _, _, classes = eval_splits(args, modality, encoder)
+    sup, epochs = supervised_for(encoder, train_set, len(classes), a.minutes)
+    torch.save(sup.state_dict(), root / "supervised.pt")
+    (root / "supervised.json").write_text(json.dumps({"epochs": epochs}))
+    log(f"supervised: {epochs} epochs in {a.minutes:g} min on {a.threads} threads")
+    return 0
 
 
 def probe_args(checkpoint: str, data: str, train_limit: int, test_limit: int, wanted: str):
@@ -151,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spatial", type=int, default=1, help="pool spatial maps to SxS before the probe (default 1)")
     p.add_argument("--no-curve", action="store_true", help="skip the 5/15/30-minute curve of the best method")
     p.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    p.add_argument("--jobs", type=int, default=2, help="runs trained at once, each on cores / jobs threads (default 2)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return worker(argv[1:])
     a = p.parse_args(argv)
     methods = [m for m in a.methods.split(",") if m]
     if set(methods) - set(METHODS):
@@ -160,11 +233,17 @@ def main(argv: list[str] | None = None) -> int:
            "settings/probe_train": a.probe_train, "settings/probe_test": a.probe_test,
            "settings/threads": torch.get_num_threads(), "settings/encoder": "small_resnet width 16, 32 px",
            "settings/layers": a.layers, "settings/spatial": a.spatial}
-    splits = None
+    threads = max(1, torch.get_num_threads() // max(1, a.jobs))
+    out.update({"settings/jobs": a.jobs, "settings/threads_per_run": threads})
+    common = ["--data", a.data, "--root", str(root), "--train-limit", str(a.train_limit),
+              "--batch-size", str(a.batch_size), "--probe-train", str(a.probe_train), "--probe-test", str(a.probe_test)]
+    log(f"training {len(methods)} methods for {a.minutes:g} min each, {a.jobs} at a time on {threads} threads each")
+    run_lanes([(a.minutes, ["fit", m, f"{a.minutes:g}", *common]) for m in methods], a.jobs, threads)
+
+    splits = encoder = None
     for i, m in enumerate(methods):
-        fit = train(m, a.data, a.minutes, root, a.train_limit, a.batch_size)
-        args = probe_args(str(fit["run"]), a.data, a.probe_train, a.probe_test,
-                          "random_init,hand_designed" if i == 0 else "")
+        run = root / run_name(m, a.minutes)
+        args = probe_args(str(run), a.data, a.probe_train, a.probe_test, "random_init,hand_designed" if i == 0 else "")
         encoder, modality = load_encoder(args.checkpoint, args.encoder)
         train_set, val, test, classes = eval_splits(args, modality, encoder)
         splits = (train_set, val, test)
@@ -175,28 +254,30 @@ def main(argv: list[str] | None = None) -> int:
             out.update({f"{key}/top1": r["top1"], f"{key}/val_top1": r["val_top1"], f"{key}/layer": r["layer"],
                         f"{key}/dim": r["dim"]})
             log(f"  {key:<12} top-1 {r['top1']:.4f} ({r['layer']}, {r['dim']:.0f} dims)")
+        fit = json.loads((root / f"{run.name}.json").read_text())
         out.update({f"{m}/steps": fit["steps"], f"{m}/train_seconds": round(fit["seconds"], 1)})
-        if i == 0:
-            sup, epochs = supervised_for(encoder, train_set, len(classes), a.minutes)
-            r = probe(sup, splits, a.layers, a.spatial)
-            out.update({"supervised/top1": r["top1"], "supervised/layer": r["layer"], "supervised/epochs": epochs})
-            log(f"  supervised   top-1 {out['supervised/top1']:.4f} ({epochs} epochs)")
         Path(a.out).write_text(json.dumps(out, indent=1, sort_keys=True))
     best = max(methods, key=lambda m: out[f"{m}/top1"])
     out["best"] = best
-    if not a.no_curve:
-        scale = a.minutes / 15
-        for minutes in (5, 15, 30):
-            budget = minutes * scale
-            if minutes == 15:
-                top1 = out[f"{best}/top1"]
-            else:
-                fit = train(best, a.data, budget, root, a.train_limit, a.batch_size)
-                encoder, _ = load_encoder(str(fit["run"]), "auto")
-                top1 = probe(encoder, splits, a.layers, a.spatial)["top1"]
-            out[f"curve/{best}/{minutes}min/top1"] = top1
-            out[f"curve/{best}/{minutes}min/minutes"] = budget
-            log(f"  curve {best} {budget:g} min: {top1:.4f}")
+
+    curve = {} if a.no_curve else {5: a.minutes / 3, 30: a.minutes * 2}
+    first = str(root / run_name(methods[0], a.minutes))
+    run_lanes([(a.minutes, ["supervised", first, f"{a.minutes:g}", *common])]
+              + [(minutes, ["fit", best, f"{minutes:g}", *common]) for minutes in curve.values()], a.jobs, threads)
+    sup = random_like(encoder, 0)
+    sup.load_state_dict(torch.load(root / "supervised.pt", weights_only=True))
+    r = probe(sup.eval(), splits, a.layers, a.spatial)
+    epochs = json.loads((root / "supervised.json").read_text())["epochs"]
+    out.update({"supervised/top1": r["top1"], "supervised/layer": r["layer"], "supervised/epochs": epochs})
+    log(f"  supervised   top-1 {r['top1']:.4f} ({epochs} epochs)")
+    for label, minutes in sorted({**curve, 15: a.minutes}.items()):
+        if label == 15:
+            top1 = out[f"{best}/top1"]
+        else:
+            top1 = probe(load_encoder(str(root / run_name(best, minutes)), "auto")[0], splits, a.layers, a.spatial)["top1"]
+        out[f"curve/{best}/{label}min/top1"] = top1
+        out[f"curve/{best}/{label}min/minutes"] = minutes
+        log(f"  curve {best} {minutes:g} min: {top1:.4f}")
     Path(a.out).write_text(json.dumps(out, indent=1, sort_keys=True))
     print(json.dumps(out, indent=1, sort_keys=True))
     return 0
