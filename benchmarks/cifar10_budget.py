@@ -108,7 +108,7 @@ def train(method: str, data: str, minutes: float, run: Path, train_limit: int, b
     log(f"{method}: {per_step:.2f} s/step on {torch.get_num_threads()} threads -> {steps} steps in {minutes:g} min")
     t0 = time.time()
     if cli(argv) != 0:
-        raise RuntimeError(f"{method}: multiview fit failed")
+        raise SystemExit(1)  # multiview fit has printed why
     return {"steps": steps, "seconds": time.time() - t0}
 
 
@@ -140,7 +140,7 @@ def run_lanes(tasks: list[tuple[float, list[str]]], jobs: int, threads: int) -> 
     for w in workers:
         w.join()
     if failed:
-        raise RuntimeError(f"these runs failed: {', '.join(failed)}")
+        raise SystemExit(f"cifar10_budget: these runs failed (their messages are above): {', '.join(failed)}")
 
 
 def worker(argv: list[str]) -> int:
@@ -225,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--worker"]:
         return worker(argv[1:])
     a = p.parse_args(argv)
+    if not Path(a.data).exists():
+        p.error(f"--data {a.data}: no such file or folder; expected the CIFAR-10 tar or a folder of train/<class>, test/<class>")
     methods = [m for m in a.methods.split(",") if m]
     if set(methods) - set(METHODS):
         p.error(f"--methods: expected a subset of {','.join(METHODS)}, got {a.methods}")
