@@ -151,17 +151,15 @@ def worker(argv: list[str]) -> int:
     p.add_argument("minutes", type=float)
     p.add_argument("--data", required=True)
     p.add_argument("--root", required=True)
-    p.add_argument("--train-limit", type=int, default=50000)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--probe-train", type=int, default=4000)
-    p.add_argument("--probe-test", type=int, default=2000)
-    p.add_argument("--threads", type=int, default=1)
+    for name in ("--train-limit", "--batch-size", "--probe-train", "--probe-test", "--threads"):
+        p.add_argument(name, type=int, required=True)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     root = Path(a.root)
     if a.kind == "fit":
-        r = train(a.what, a.data, a.minutes, root / run_name(a.what, a.minutes), a.train_limit, a.batch_size)
-        (root / f"{run_name(a.what, a.minutes)}.json").write_text(json.dumps(r))
+        run = root / run_name(a.what, a.minutes)
+        r = train(a.what, a.data, a.minutes, run, a.train_limit, a.batch_size)
+        (root / f"{run.name}.json").write_text(json.dumps(r))
         return 0
     args = probe_args(a.what, a.data, a.probe_train, a.probe_test, "")
     encoder, modality = load_encoder(args.checkpoint, args.encoder)
