@@ -15,6 +15,7 @@ import lightning as L
 import torch
 import torch.nn as nn
 
+from multiview.errors import UserError
 from multiview.views import get_view
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -41,6 +42,22 @@ class Method(L.LightningModule):
         self.weight_decay = weight_decay
         self.optimizer_name = optimizer
         self.warmup_fraction = warmup_fraction
+        self.schedule_steps: int | None = None  # set while a fit is bounded by max_time alone
+        self._estimated_steps: int | None = None
+
+    def total_steps(self) -> int:
+        """The schedule's length in optimizer steps: the trainer's estimate from max_epochs or
+        max_steps, or, for a fit bounded only by max_time, the steps that fit in it
+        (:class:`multiview.run.time_budget.FitScheduleToTime`)."""
+        if self.schedule_steps is not None:
+            return max(1, self.schedule_steps)
+        if self._estimated_steps is None:
+            estimated = self.trainer.estimated_stepping_batches
+            if not math.isfinite(estimated):
+                raise UserError("trainer: training has no end: set --trainer.max_epochs, --trainer.max_steps "
+                                "or --trainer.max_time")
+            self._estimated_steps = max(1, int(estimated))
+        return self._estimated_steps
 
     def encoders(self) -> dict[str, nn.Module]:
         """``{view name: encoder}``: every encoder this method trains (see :mod:`multiview.contracts`)."""
@@ -57,7 +74,7 @@ class Method(L.LightningModule):
         at step ``k`` of the ``K`` training steps."""
         if self._trainer is None:
             return base
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = self.total_steps()
         return 1 - (1 - base) * (math.cos(math.pi * min(1.0, self.global_step / total)) + 1) / 2
 
     def log_losses(self, stage: str, total: torch.Tensor, parts: dict[str, torch.Tensor], n: int) -> None:
@@ -72,10 +89,11 @@ class Method(L.LightningModule):
             opt = torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
         else:
             opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = int(self.warmup_fraction * total)
+        self._estimated_steps = None  # this trainer's
 
         def schedule(step: int) -> float:
+            total = self.total_steps()
+            warmup = int(self.warmup_fraction * total)
             if step < warmup:
                 return (step + 1) / warmup
             progress = (step - warmup) / max(1, total - warmup)

@@ -1,5 +1,6 @@
 """What every ``multiview fit`` trainer gets: the atomic checkpoint IO, the stop-signal and
-non-finite-loss callbacks, and a ``--ckpt_path last`` that resumes from a checkpoint that loads."""
+non-finite-loss callbacks, a schedule fitted to ``--trainer.max_time`` when time alone bounds the
+fit, and a ``--ckpt_path last`` that resumes from a checkpoint that loads."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from multiview.run.checkpoints import AtomicCheckpointIO, resolve_last
 from multiview.run.finite import StopOnNonFinite
 from multiview.run.signals import SaveOnInterrupt
+from multiview.run.time_budget import FitScheduleToTime
 
 
 def default_callbacks() -> list:
-    return [SaveOnInterrupt(), StopOnNonFinite()]
+    return [SaveOnInterrupt(), StopOnNonFinite(), FitScheduleToTime()]
 
 
 def with_atomic_checkpoints(plugins) -> list:
