@@ -5,8 +5,9 @@
 
 Each method trains through ``multiview fit`` from its recipe (``recipes/<method>_cifar10.yaml``:
 small_resnet width 16 at 32 px, batch views made on the batch) for ``--minutes`` of wall clock on
-this machine: a few timed steps give the step rate, the schedule is set to the steps that fit
-(so the learning rate decays to the end of the budget) and ``max_time`` stops it regardless.
+this machine: ``--trainer.max_time`` alone bounds the fit, so its learning-rate schedule is
+fitted to the time as it goes (:mod:`multiview.run.time_budget`) and decays to the end of the
+budget.
 Every encoder is then probed with the protocol of ``multiview eval probe`` (its functions, not a
 copy: the class-balanced splits, a logistic-regression probe on the pooled features, C chosen on
 the validation split) beside raw pixels, Gabor features, the encoder at random init
@@ -18,7 +19,9 @@ probe accuracy at 5, 15 and 30 minutes (scaled by ``--minutes / 15``) is added.
 every method gets the same share of the machine for the same wall clock. With the defaults the
 six methods take 3 x 15 minutes, then the supervised network with the curve's 5-minute run beside
 the 30-minute one takes 30: the table fits in one 2-hour run. ``--jobs 1`` gives each run the
-whole machine, one after another (about 140 minutes of training at the defaults).
+whole machine, one after another (about 140 minutes of training at the defaults);
+``--jobs 1 --minutes 30 --methods simclr --no-curve --no-supervised`` is one method on the whole
+machine for 30 minutes, beside the baselines.
 
 ``--layers all --spatial S`` probes every layer of each network (trained, random init,
 supervised) with its maps average-pooled to an S x S grid, and keeps the layer with the best
@@ -48,7 +51,6 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,45 +72,20 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def seconds_per_step(recipe: Path, batch_size: int, steps: int = 3) -> float:
-    """Wall seconds of one training step of the recipe's model on a random batch."""
-    import importlib
-
-    cfg = yaml.safe_load(recipe.read_text())["model"]
-    module, name = cfg["class_path"].rsplit(".", 1)
-    model = getattr(importlib.import_module(module), name)(**cfg.get("init_args", {}))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batch = {"image": torch.rand(batch_size, 3, 32, 32), "index": torch.arange(batch_size) % 10,
-             "label": torch.zeros(batch_size, dtype=torch.long)}
-    if hasattr(model, "bank"):
-        model.bank.resize(10)
-    times = []
-    for i in range(steps + 1):
-        t0 = time.perf_counter()
-        loss = model.loss(batch, i)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        model.on_train_batch_end(None, batch, i)
-        times.append(time.perf_counter() - t0)
-    return min(times[1:])
-
-
 def train(method: str, data: str, minutes: float, run: Path, train_limit: int, batch_size: int) -> dict:
-    """Fit ``method``'s recipe for ``minutes`` into ``run``; returns the steps and seconds."""
+    """Fit ``method``'s recipe for ``minutes`` of training into ``run``; returns its steps and seconds."""
     recipe = ROOT / "recipes" / f"{method}_cifar10.yaml"
-    per_step = seconds_per_step(recipe, batch_size)
-    steps = max(2, int(0.85 * minutes * 60 / per_step))  # leave room for loading and checkpointing
     budget = max(1, int(round(minutes * 60)))
     argv = ["fit", "--config", str(recipe), "--data.path", data, "--data.train_limit", str(train_limit),
-            "--data.batch_size", str(batch_size), "--trainer.max_epochs", "-1", "--trainer.max_steps", str(steps),
+            "--data.batch_size", str(batch_size), "--trainer.max_epochs", "-1",
             "--trainer.max_time", f"00:00:{budget // 60:02d}:{budget % 60:02d}", "--trainer.callbacks", "[]",
             "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",
             "--trainer.default_root_dir", str(run)]
-    log(f"{method}: {per_step:.2f} s/step on {torch.get_num_threads()} threads -> {steps} steps in {minutes:g} min")
+    log(f"{method}: {minutes:g} min on {torch.get_num_threads()} threads")
     t0 = time.time()
     if cli(argv) != 0:
         raise SystemExit(1)  # multiview fit has printed why
+    steps = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
     return {"steps": steps, "seconds": time.time() - t0}
 
 
@@ -217,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                    "network is probed at the layer with the best validation top-1 (default: pool)")
     p.add_argument("--spatial", type=int, default=1, help="pool spatial maps to SxS before the probe (default 1)")
     p.add_argument("--no-curve", action="store_true", help="skip the 5/15/30-minute curve of the best method")
+    p.add_argument("--no-supervised", action="store_true", help="skip the supervised network")
     p.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
     p.add_argument("--jobs", type=int, default=2, help="runs trained at once, each on cores / jobs threads (default 2)")
     argv = sys.argv[1:] if argv is None else argv
@@ -262,14 +240,16 @@ def main(argv: list[str] | None = None) -> int:
 
     curve = {} if a.no_curve else {5: a.minutes / 3, 30: a.minutes * 2}
     first = str(root / run_name(methods[0], a.minutes))
-    run_lanes([(a.minutes, ["supervised", first, f"{a.minutes:g}", *common])]
-              + [(minutes, ["fit", best, f"{minutes:g}", *common]) for minutes in curve.values()], a.jobs, threads)
-    sup = random_like(encoder, 0)
-    sup.load_state_dict(torch.load(root / "supervised.pt", weights_only=True))
-    r = probe(sup.eval(), splits, a.layers, a.spatial)
-    epochs = json.loads((root / "supervised.json").read_text())["epochs"]
-    out.update({"supervised/top1": r["top1"], "supervised/layer": r["layer"], "supervised/epochs": epochs})
-    log(f"  supervised   top-1 {r['top1']:.4f} ({epochs} epochs)")
+    supervised = [] if a.no_supervised else [(a.minutes, ["supervised", first, f"{a.minutes:g}", *common])]
+    run_lanes(supervised + [(minutes, ["fit", best, f"{minutes:g}", *common]) for minutes in curve.values()],
+              a.jobs, threads)
+    if supervised:
+        sup = random_like(encoder, 0)
+        sup.load_state_dict(torch.load(root / "supervised.pt", weights_only=True))
+        r = probe(sup.eval(), splits, a.layers, a.spatial)
+        epochs = json.loads((root / "supervised.json").read_text())["epochs"]
+        out.update({"supervised/top1": r["top1"], "supervised/layer": r["layer"], "supervised/epochs": epochs})
+        log(f"  supervised   top-1 {r['top1']:.4f} ({epochs} epochs)")
     for label, minutes in sorted({**curve, 15: a.minutes}.items()):
         if label == 15:
             top1 = out[f"{best}/top1"]
