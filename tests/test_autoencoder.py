@@ -70,3 +70,51 @@ def test_training_beats_random_init_on_held_out_cifar(shared_data, tmp_path):
     images = next(iter(dm.val_dataloader()))["image"][:4]
     png = model.write_examples(tmp_path / "reconstructions.png", images)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_zca_kernel_decorrelates_neighbouring_pixels_of_real_images(shared_data):
+    from multiview.objectives.autoencoder import zca_kernel
+
+    x = cifar(shared_data, train=256, test=64, batch_size=256).train_dataloader().__iter__().__next__()["image"]
+    k = zca_kernel(x, size=5, eps=0.01)
+    white = F.conv2d(x - x.mean((0, 2, 3), keepdim=True), k, padding=2)[..., 2:-2, 2:-2]
+
+    def neighbour_correlation(m):
+        a, b = m[..., :, :-1].flatten(), m[..., :, 1:].flatten()
+        return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+    assert neighbour_correlation(x) > 0.8 and abs(neighbour_correlation(white)) < 0.25
+
+
+def test_whitened_loss_against_a_loop():
+    from multiview.objectives.autoencoder import whitened_loss
+
+    g = torch.Generator().manual_seed(0)
+    x, y, k = torch.rand(2, 3, 6, 5, generator=g), torch.rand(2, 3, 6, 5, generator=g), torch.randn(3, 3, 3, 3, generator=g)
+    total = 0.0
+    for i in range(2):
+        for o in range(3):
+            for h in range(6):
+                for w in range(5):
+                    s = 0.0
+                    for c in range(3):
+                        for dh in range(3):
+                            for dw in range(3):
+                                hh, ww = h + dh - 1, w + dw - 1
+                                if 0 <= hh < 6 and 0 <= ww < 5:
+                                    s += float(k[o, c, dh, dw]) * (float(x[i, c, hh, ww]) - float(y[i, c, hh, ww]))
+                    total += s * s
+    assert whitened_loss(x, y, k).item() == pytest.approx(total / (2 * 3 * 6 * 5), rel=1e-4)
+
+
+def test_whitened_target_fits_its_filter_once_and_keeps_it_in_the_state():
+    model = Autoencoder(encoder=W8, target="whitened")
+    assert not model.whitening.any()
+    x = torch.rand(16, 3, 32, 32)
+    model.loss({"image": x, "index": torch.arange(16)})
+    k = model.whitening.clone()
+    assert k.any() and "whitening" in model.state_dict()
+    model.loss({"image": torch.rand(16, 3, 32, 32), "index": torch.arange(16)})
+    assert torch.equal(model.whitening, k)
+    with pytest.raises(UserError, match="target"):
+        Autoencoder(encoder=W8, target="edges")

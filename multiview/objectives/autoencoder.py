@@ -8,11 +8,19 @@ first corrupted, ``x~ ~ q_D(x~ | x)``, and the clean ``x`` is reconstructed from
 ``L = ||x - g(f(x~))||^2``. Their corruption is masking noise (a fraction ``nu`` of the input
 components, chosen at random, set to 0); additive isotropic Gaussian noise is the other common
 choice (Vincent et al. 2010, Sec. 4.2).
+
+The squared error of raw pixels is dominated by their low frequencies (natural images' power falls
+as 1/f^2), so an autoencoder trained on it spends its capacity on smooth colour. Whitening is the
+classic remedy (Krizhevsky 2009, Sec. 2.2; Coates, Lee, Ng, AISTATS 2011, Sec. 3.1.1: "whitening
+is critical" for autoencoder features): :func:`zca_kernel` fits ZCA on ``k x k`` patches and
+keeps the rows of the centre pixel as a convolution, and :func:`whitened_loss` is the squared
+error after that filter, ``||W * (x - g(f(x)))||^2``, which weighs every frequency alike.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 NOISES = ("none", "mask", "gaussian")
 
@@ -33,3 +41,28 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
 def reconstruction_loss(reconstruction: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Squared error per input component, averaged over the batch and components."""
     return (reconstruction.float() - clean.float()).pow(2).mean()
+
+
+def zca_kernel(images: torch.Tensor, size: int = 5, eps: float = 0.1) -> torch.Tensor:
+    """ZCA whitening of ``size x size`` patches as a ``[C, C, size, size]`` convolution kernel.
+
+    ``W = U diag(1 / sqrt(lambda + eps * mean(lambda))) U^T`` from the patches' covariance
+    ``U diag(lambda) U^T`` (Coates et al. 2011, Sec. 3.1.1, with ``eps`` relative to the mean
+    eigenvalue); the kernel holds the rows of ``W`` that give each channel's centre pixel.
+    """
+    c = images.shape[1]
+    patches = F.unfold(images.float(), size).transpose(1, 2).reshape(-1, c * size * size)
+    patches = patches - patches.mean(0)
+    cov = patches.T @ patches / max(1, len(patches) - 1)
+    lam, u = torch.linalg.eigh(cov.double())
+    lam = lam.clamp_min(0)
+    w = (u / (lam + eps * lam.mean()).sqrt()) @ u.T
+    centre = [ch * size * size + (size // 2) * size + size // 2 for ch in range(c)]
+    return w[centre].reshape(c, c, size, size).float()
+
+
+def whitened_loss(reconstruction: torch.Tensor, clean: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Squared error of ``kernel * (reconstruction - clean)`` (zero padding), averaged like
+    :func:`reconstruction_loss`."""
+    diff = reconstruction.float() - clean.float()
+    return F.conv2d(diff, kernel.to(diff), padding=kernel.shape[-1] // 2).pow(2).mean()
