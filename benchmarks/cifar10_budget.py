@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs = json.loads((root / "supervised.json").read_text())["epochs"]
         out.update({"supervised/top1": r["top1"], "supervised/layer": r["layer"], "supervised/epochs": epochs})
         log(f"  supervised   top-1 {r['top1']:.4f} ({epochs} epochs)")
-    for label, minutes in sorted({**curve, 15: a.minutes}.items()):
+    for label, minutes in sorted({**curve, 15: a.minutes}.items()) if curve else []:
         if label == 15:
             top1 = out[f"{best}/top1"]
         else:
