@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         epochs = json.loads((root / "supervised.json").read_text())["epochs"]
         out.update({"supervised/top1": r["top1"], "supervised/layer": r["layer"], "supervised/epochs": epochs})
         log(f"  supervised   top-1 {r['top1']:.4f} ({epochs} epochs)")
-    for label, minutes in sorted({**curve, 15: a.minutes}.items()) if curve else []:
+    points = {**curve, 15: a.minutes} if curve else {}
+    for label, minutes in sorted(points.items()):
         if label == 15:
             top1 = out[f"{best}/top1"]
         else:

@@ -75,7 +75,7 @@ def test_training_beats_random_init_on_held_out_cifar(shared_data, tmp_path):
 def test_zca_kernel_decorrelates_neighbouring_pixels_of_real_images(shared_data):
     from multiview.objectives.autoencoder import zca_kernel
 
-    x = cifar(shared_data, train=256, test=64, batch_size=256).train_dataloader().__iter__().__next__()["image"]
+    x = next(iter(cifar(shared_data, train=256, test=64, batch_size=256).train_dataloader()))["image"]
     k = zca_kernel(x, size=5, eps=0.01)
     white = F.conv2d(x - x.mean((0, 2, 3), keepdim=True), k, padding=2)[..., 2:-2, 2:-2]
 

@@ -30,42 +30,38 @@ class FitScheduleToTime(Callback):
     def __init__(self, every: int = 20, skip: int = 2, margin: float = 0.02):
         self.every, self.skip, self.margin = every, skip, margin
         self.schedule_steps: int | None = None
-        self.active = False
+        self.timer: Timer | None = None  # Lightning's, present when max_time is set; None: inactive
         self._first = 0
         self._mark: tuple[int, float] | None = None
 
-    @staticmethod
-    def _timer(trainer: L.Trainer) -> Timer | None:
-        return next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        timer = self._timer(trainer)
-        self.active = (stage == "fit" and timer is not None and timer._duration is not None
-                       and trainer.max_steps == -1 and trainer.max_epochs == -1 and hasattr(pl_module, "schedule_steps"))
-        if self.active:
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        bounded_by_time_alone = trainer.max_steps == -1 and trainer.max_epochs == -1
+        self.timer = timer if stage == "fit" and bounded_by_time_alone and hasattr(pl_module, "schedule_steps") else None
+        if self.timer is not None:
             # until the rate is measured: a schedule long enough that the warmup has barely begun
             pl_module.schedule_steps = 1000
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self.active:
+        if self.timer is None:
             return
-        if self.schedule_steps is not None:  # resumed: the length its checkpoint saved
-            pl_module.schedule_steps = self.schedule_steps
-        pl_module.schedule_steps = self.schedule_steps = max(pl_module.schedule_steps, trainer.global_step + 1)
+        # a resumed run starts from the length its checkpoint saved
+        start = self.schedule_steps or pl_module.schedule_steps
+        pl_module.schedule_steps = self.schedule_steps = max(start, trainer.global_step + 1)
         self._first, self._mark = trainer.global_step, None
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if not self.active:
+        if self.timer is None:
             return
-        timer, step = self._timer(trainer), trainer.global_step
+        step = trainer.global_step
         if self._mark is None:
             if step - self._first >= self.skip:
-                self._mark = (step, timer.time_elapsed())
+                self._mark = (step, self.timer.time_elapsed())
             return
         done = step - self._mark[0]
         if done > 0 and (done == self.every // 4 or done % self.every == 0):
-            per_step = (timer.time_elapsed() - self._mark[1]) / done
-            left = max(0.0, timer.time_remaining()) * (1 - self.margin)
+            per_step = (self.timer.time_elapsed() - self._mark[1]) / done
+            left = max(0.0, self.timer.time_remaining()) * (1 - self.margin)
             steps = step + max(1, math.floor(left / max(per_step, 1e-9)))
             # every process follows rank 0's count, so that all stop at the same step
             self.schedule_steps = pl_module.schedule_steps = trainer.strategy.broadcast(steps, src=0)
