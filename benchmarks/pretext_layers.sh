@@ -8,7 +8,7 @@
 #   --supervised-epochs 1" shrink it to a smoke run
 # Writes OUT/times.txt (wall seconds per recipe) and OUT/chart/layers.{json,md,png}. A finished
 # recipe (OUT/<method>/done) is not trained again, so a stopped run picks up where it was.
-# About 90 minutes for the seven recipes on 2 idle CPU cores; the probes took 36 minutes at SPATIAL=2
+# About 90 minutes for the first seven recipes on 2 idle CPU cores; the probes took 36 minutes at SPATIAL=2
 # with the supervised ceiling, and about 5.5 minutes per network at SPATIAL=4.
 set -euo pipefail
 OUT=${1:-/tmp/pretext_layers}
@@ -17,7 +17,7 @@ DATA=${DATA:-../shared/data/images/cifar10-jpg.tar}
 SPATIAL=${SPATIAL:-2}
 FIT_ARGS=${FIT_ARGS:-}
 LIMITS=${LIMITS:---train-limit 5000 --test-limit 2000 --supervised-epochs 15}
-METHODS=${METHODS:-rotation relative_position jigsaw colorization context_encoder autoencoder denoising_autoencoder}
+METHODS=${METHODS:-rotation relative_position jigsaw colorization context_encoder autoencoder denoising_autoencoder split_brain}
 mkdir -p "$OUT"
 
 runs=()
