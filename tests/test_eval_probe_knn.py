@@ -44,6 +44,24 @@ def test_probe_chooses_regularisation_on_validation():
     assert r["top1"] > 0.75
 
 
+def test_probe_takes_validation_and_test_classes_unseen_in_training():
+    """A small labelled folder: some held-out clips have a class no training clip has."""
+    from sklearn.metrics import log_loss
+
+    from multiview.eval.metrics.linear import _fit, _log_loss
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(60, 4, generator=g)
+    y = torch.arange(60) % 3
+    y[40:45] = 7  # in validation and test only
+    r = linear_probe(x[:30], y[:30], x[30:45], y[30:45], x[45:], y[45:])
+    assert 0 <= r["top1"] <= 1
+    clf = _fit(x[:30].numpy(), y[:30].numpy(), 1.0, 300)
+    seen = y[30:40].numpy()
+    assert _log_loss(clf, x[30:40].numpy(), seen) == pytest.approx(log_loss(seen, clf.predict_proba(x[30:40].numpy()),
+                                                                           labels=clf.classes_), rel=1e-9)
+
+
 def test_knn_separable_and_shuffled():
     assert knn_eval(*splits())["top1"] > 0.98
     assert abs(knn_eval(*splits(shuffle_labels=True))["top1"] - 0.2) < 0.12

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
@@ -29,6 +28,15 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> LogisticRegre
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return LogisticRegression(C=c, max_iter=max_iter).fit(x, y)
+
+
+def _log_loss(clf: LogisticRegression, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-probability of the true class; a class the classifier never saw in
+    training (a small labelled folder) counts as probability 1e-15 rather than failing."""
+    proba = clf.predict_proba(x)
+    column = {c: i for i, c in enumerate(clf.classes_.tolist())}
+    p = np.array([proba[i, column[t]] if t in column else 0.0 for i, t in enumerate(y.tolist())])
+    return float(-np.log(np.clip(p, 1e-15, 1.0)).mean())
 
 
 def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
@@ -43,7 +51,7 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tens
     for c in c_grid:
         clf = _fit(tr, ys[0], c, max_iter)
         val_scores[c] = float((clf.predict(va) == ys[1]).mean())
-        val_loss[c] = log_loss(ys[1], clf.predict_proba(va), labels=clf.classes_)
+        val_loss[c] = _log_loss(clf, va, ys[1])
     best = max(c_grid, key=lambda c: (val_scores[c], -val_loss[c]))  # ties: the better-calibrated
     x_all, y_all = np.concatenate(xs[:2]), np.concatenate(ys[:2])
     scaler = StandardScaler().fit(x_all)
