@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from multiview.methods.temporal_order import TemporalOrder
-from multiview.objectives.temporal_order import WINDOW, order_loss, order_tuples, window_starts
+from multiview.methods.temporal_order import PairwiseHead, TemporalOrder
+from multiview.objectives.temporal_order import WINDOW, order_loss, order_picks, order_tuples, window_starts
 
 
 def numbered_clips(b: int, t: int) -> torch.Tensor:
@@ -40,6 +40,19 @@ def test_tuples_hold_the_papers_positives_and_negatives():
     assert len(seen) == 6
 
 
+def test_several_tuples_per_clip_each_from_its_own_window():
+    b, t, k = 50, 9, 4
+    clip, picks, in_order = order_picks(numbered_clips(b, t), per_clip=k, generator=torch.Generator().manual_seed(6))
+    assert clip.tolist() == [i for i in range(b) for _ in range(k)] and picks.shape == (b * k, 3)
+    starts = set()
+    for (first, middle, last), positive, i in zip(picks.tolist(), in_order.tolist(), clip.tolist()):
+        start = min(first, last) - 1
+        assert {first, last} == {start + 1, start + 3} and 0 <= start <= t - WINDOW
+        assert middle == start + 2 if positive else middle in (start, start + 4)
+        starts.add((i, start))
+    assert len(starts) > 2 * b  # the windows of one clip differ
+
+
 def test_class_ratio_follows_positive_fraction():
     clips = numbered_clips(4000, 5)
     _, in_order = order_tuples(clips, positive_fraction=0.25, generator=torch.Generator().manual_seed(1))
@@ -64,6 +77,33 @@ def test_loss_matches_a_loop_cross_entropy():
     for row, y in zip(logits.tolist(), target.tolist()):
         slow -= row[y] - math.log(sum(math.exp(v) for v in row))
     assert order_loss(logits, target).item() == pytest.approx(slow / 16, rel=1e-5)
+
+
+def test_pairwise_head_against_a_loop():
+    """Each pair (1, 2), (2, 3), (1, 3) of a tuple's codes through the shared layer, then the classifier."""
+    torch.manual_seed(0)
+    h = PairwiseHead(code_dim=3, hidden=4, n_classes=2)
+    codes = torch.randn(2, 3, 3)
+    w1, b1 = h.pair[0].weight.tolist(), h.pair[0].bias.tolist()
+    w2, b2 = h.out.weight.tolist(), h.out.bias.tolist()
+    with torch.no_grad():
+        got = h(codes)
+    for n in range(2):
+        z = []
+        for i, j in ((0, 1), (1, 2), (0, 2)):
+            x = codes[n, i].tolist() + codes[n, j].tolist()
+            z += [max(0.0, sum(w * v for w, v in zip(row, x)) + b) for row, b in zip(w1, b1)]
+        want = [sum(w * v for w, v in zip(row, z)) + b for row, b in zip(w2, b2)]
+        assert got[n].tolist() == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_concatenated_head_is_the_papers_option():
+    paper = TemporalOrder(encoder={"name": "small_resnet", "width": 8}, pairwise=False, hidden=0, grid=1)
+    assert isinstance(paper.head, torch.nn.Linear) and paper.head.in_features == 3 * 64
+    loss, logits, _ = paper.task({"frames": torch.rand(4, 6, 3, 32, 32)})
+    assert logits.shape == (4 * paper.tuples_per_clip, 2) and loss.isfinite()
+    with pytest.raises(ValueError, match="model.hidden"):
+        TemporalOrder(encoder={"name": "small_resnet", "width": 8}, hidden=0)
 
 
 def test_short_clips_are_refused_in_one_line():
@@ -102,7 +142,7 @@ def test_learns_to_tell_ordered_tuples_of_a_moving_square():
 
     before = accuracy()
     for _ in range(200):
-        loss, _, _ = model.task({"frames": train[torch.randint(0, len(train), (64,))]})
+        loss, _, _ = model.task({"frames": train[torch.randint(0, len(train), (32,))]})
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -1,24 +1,49 @@
 """Temporal order verification (Misra, Zitnick, Hebert 2016): is the middle frame between the others?
 
 Each clip of the batch (``"frames"``, ``[B, T, 3, H, W]`` with ``T >= 5``: set ``data.frames``)
-gives one tuple of three frames from a motion-weighted window, in order or not
-(:func:`~multiview.objectives.temporal_order.order_tuples`). One frame encoder embeds all three
-(the paper's triplet Siamese network shares the tower's weights), and a head classifies the
-three codes concatenated in tuple order. A code is the encoder's last spatial feature map
-averaged down to a ``grid`` x ``grid`` map, not its global pool: whether a frame lies between
-two others is a question of where things are, which a global average discards (the paper's
-towers end in fully connected layers over the spatial map, fc7). The encoder is a frame encoder like
-any other: ``features()``, probes and retrieval read it as they read CMC's.
+goes through one frame encoder once, every frame (the paper's triplet Siamese network shares
+the tower's weights), and ``tuples_per_clip`` tuples of three frames are read from its codes,
+each from its own motion-weighted window, in order or not
+(:func:`~multiview.objectives.temporal_order.order_picks`). A code is the encoder's last spatial
+feature map averaged down to a ``grid`` x ``grid`` map, not its global pool: whether a frame
+lies between two others is a question of where things are, which a global average discards (the
+paper's towers end in fully connected layers over the spatial map, fc7). The encoder is a frame
+encoder like any other: ``features()``, probes and retrieval read it as they read CMC's.
+
+The head (``pairwise``, the default) reads the tuple pair by pair, as the order prediction
+network of Lee et al. 2017 ("Unsupervised Representation Learning by Sorting Sequences", ICCV
+2017: its pairwise feature extraction) does: one shared layer embeds each pair of codes, (1, 2),
+(2, 3) and (1, 3), and a linear layer classifies the three pair embeddings. ``pairwise: false``
+is the paper's head, one layer over the three codes concatenated. On the embedded world the
+concatenated head stayed at chance where the pairwise one learned, and four tuples per clip
+brought the pairwise head's learning forward several fold (docs/pretext-chart.md).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from multiview.encoders.registry import EncoderSpec, feature_shapes
 from multiview.methods.pretext import PretextMethod, head
-from multiview.objectives.temporal_order import N_CLASSES, WINDOW, order_loss, order_tuples
+from multiview.objectives.temporal_order import N_CLASSES, WINDOW, order_loss, order_picks
+
+
+class PairwiseHead(nn.Module):
+    """``[B, 3, D]`` codes -> ``[B, n_classes]``: each pair of codes through one shared
+    Linear -> ReLU layer of ``hidden`` units, the three pair embeddings through a linear classifier."""
+
+    PAIRS = ((0, 1), (1, 2), (0, 2))
+
+    def __init__(self, code_dim: int, hidden: int, n_classes: int):
+        super().__init__()
+        self.pair = nn.Sequential(nn.Linear(2 * code_dim, hidden), nn.ReLU(inplace=True))
+        self.out = nn.Linear(len(self.PAIRS) * hidden, n_classes)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        pairs = [self.pair(torch.cat([codes[:, i], codes[:, j]], 1)) for i, j in self.PAIRS]
+        return self.out(torch.cat(pairs, 1))
 
 
 class TemporalOrder(PretextMethod):
@@ -26,24 +51,36 @@ class TemporalOrder(PretextMethod):
 
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
-        hidden: width of the head's hidden layer on the concatenated codes (0: a linear head).
+        hidden: width of the head's hidden layer (of each pair's embedding when ``pairwise``; 0
+            with ``pairwise: false``: a linear head on the concatenated codes).
         grid: side of the map each frame's last spatial features are averaged down to.
         positive_fraction: share of tuples shown in order (the rest have a frame from outside
             the outer two in the middle; the paper studies this class ratio in Sec. 4.1).
+        pairwise: the head reads the codes pair by pair (Lee et al. 2017); false: concatenated
+            (Misra et al. 2016).
+        tuples_per_clip: tuples drawn from each clip's codes per step (each from its own
+            motion-weighted window).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
     def __init__(self, encoder: EncoderSpec | None = None, hidden: int = 256, grid: int = 2,
-                 positive_fraction: float = 0.5, **kwargs):
+                 positive_fraction: float = 0.5, pairwise: bool = True, tuples_per_clip: int = 4, **kwargs):
         super().__init__(encoder=encoder, view="frame", **kwargs)
         if not 0 < positive_fraction < 1:
             raise ValueError(f"model.positive_fraction: expected a number in (0, 1), got {positive_fraction}")
         self.save_hyperparameters()
         if grid < 1:
             raise ValueError(f"model.grid: expected a positive map side, got {grid}")
+        if tuples_per_clip < 1:
+            raise ValueError(f"model.tuples_per_clip: expected a positive count, got {tuples_per_clip}")
+        self.tuples_per_clip = tuples_per_clip
         self.positive_fraction, self.grid = positive_fraction, grid
         channels = [shape[1] for shape in feature_shapes(self.encoder).values() if len(shape) == 4][-1]
-        self.head = head(3 * channels * grid * grid, hidden, N_CLASSES)
+        code_dim = channels * grid * grid
+        if pairwise and hidden < 1:
+            raise ValueError(f"model.hidden: the pairwise head needs a hidden layer, got {hidden}")
+        self.head = PairwiseHead(code_dim, hidden, N_CLASSES) if pairwise else head(3 * code_dim, hidden, N_CLASSES)
+        self.pairwise = pairwise
 
     def codes(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, C grid^2]``: the last spatial feature map of each image, averaged to ``grid`` x ``grid``."""
@@ -59,8 +96,10 @@ class TemporalOrder(PretextMethod):
         return x
 
     def task(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        tuples, target = order_tuples(self.clips(batch), self.positive_fraction)
-        b = len(tuples)
-        codes = self.codes(tuples.flatten(0, 1)).reshape(b, -1)  # frames in tuple order
-        logits = self.head(codes)
+        clips = self.clips(batch)
+        b, t = clips.shape[:2]
+        codes = self.codes(clips.flatten(0, 1)).reshape(b, t, -1)  # every frame through the tower once
+        clip, picks, target = order_picks(clips, self.positive_fraction, self.tuples_per_clip)
+        tuples = codes[clip[:, None], picks]  # [B * tuples_per_clip, 3, D], frames in tuple order
+        logits = self.head(tuples if self.pairwise else tuples.flatten(1))
         return order_loss(logits, target), logits, target

@@ -28,39 +28,46 @@ def frame_motion(frames: torch.Tensor) -> torch.Tensor:
     return (frames[:, 1:] - frames[:, :-1]).abs().flatten(2).mean(2)
 
 
-def window_starts(frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``[B]``: the first frame of each clip's ``WINDOW``-frame window, drawn with probability
-    proportional to the window's motion (the sum of its four frame differences; uniform when a
-    clip does not move)."""
+def window_starts(frames: torch.Tensor, generator: torch.Generator | None = None, per_clip: int = 1) -> torch.Tensor:
+    """``[B, per_clip]`` (``[B]`` when ``per_clip`` is 1): the first frame of ``WINDOW``-frame
+    windows of each clip, drawn with replacement with probability proportional to the window's
+    motion (the sum of its four frame differences; uniform when a clip does not move)."""
     b, t = frames.shape[:2]
     if t < WINDOW:
         raise ValueError(f"temporal order needs clips of at least {WINDOW} frames, got {t}")
     motion = frame_motion(frames.float())
     weight = motion.unfold(1, WINDOW - 1, 1).sum(2)  # [B, T - WINDOW + 1]
     weight = weight + 1e-6 * weight.sum(1, keepdim=True).clamp_min(1e-12)
-    return torch.multinomial(weight.cpu(), 1, generator=generator).squeeze(1).to(frames.device)
+    starts = torch.multinomial(weight.cpu(), per_clip, replacement=True, generator=generator).to(frames.device)
+    return starts.squeeze(1) if per_clip == 1 else starts
+
+
+def order_picks(frames: torch.Tensor, positive_fraction: float = 0.5, per_clip: int = 1,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(clip [N], picks [N, 3], in_order [N])``, ``N = B * per_clip``: for each of ``per_clip``
+    motion-weighted windows ``(a, b, c, d, e)`` of each clip of ``[B, T, ...]``, the frame indices
+    of one tuple: with probability ``positive_fraction`` ``(b, c, d)`` (label 1), otherwise
+    ``(b, a, d)`` or ``(b, e, d)`` (label 0), each reversed with probability one half."""
+    b = len(frames)
+    start = window_starts(frames, generator, per_clip).reshape(-1)
+    n = len(start)
+    draw = torch.rand(3, n, generator=generator).to(frames.device)
+    positive = draw[0] < positive_fraction
+    outer = torch.where(draw[1] < 0.5, 0, 4).to(frames.device)  # a or e as the misplaced middle
+    middle = torch.where(positive, torch.full_like(outer, 2), outer)
+    offsets = torch.stack([torch.ones_like(middle), middle, torch.full_like(middle, 3)], 1)  # [N, 3]
+    reverse = draw[2] < 0.5
+    offsets = torch.where(reverse[:, None], offsets.flip(1), offsets)
+    clip = torch.arange(b, device=frames.device).repeat_interleave(per_clip)
+    return clip, start[:, None] + offsets, positive.long()
 
 
 def order_tuples(frames: torch.Tensor, positive_fraction: float = 0.5,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(tuples [B, 3, C, H, W], in_order [B])`` from clips ``[B, T, C, H, W]``, one per clip.
-
-    A motion-weighted window ``(a, b, c, d, e)`` per clip; with probability ``positive_fraction``
-    the tuple is ``(b, c, d)`` (label 1), otherwise ``(b, a, d)`` or ``(b, e, d)`` (label 0),
-    each reversed with probability one half.
-    """
-    b = len(frames)
-    start = window_starts(frames, generator)
-    draw = torch.rand(3, b, generator=generator).to(frames.device)
-    positive = draw[0] < positive_fraction
-    outer = torch.where(draw[1] < 0.5, 0, 4).to(frames.device)  # a or e as the misplaced middle
-    middle = torch.where(positive, torch.full_like(outer, 2), outer)
-    offsets = torch.stack([torch.ones_like(middle), middle, torch.full_like(middle, 3)], 1)  # [B, 3]
-    reverse = draw[2] < 0.5
-    offsets = torch.where(reverse[:, None], offsets.flip(1), offsets)
-    picks = start[:, None] + offsets
-    rows = torch.arange(b, device=frames.device)[:, None]
-    return frames[rows, picks], positive.long()
+    """``(tuples [B, 3, C, H, W], in_order [B])`` from clips ``[B, T, C, H, W]``, one per clip
+    (:func:`order_picks`)."""
+    clip, picks, in_order = order_picks(frames, positive_fraction, 1, generator)
+    return frames[clip[:, None], picks], in_order
 
 
 def order_loss(logits: torch.Tensor, in_order: torch.Tensor) -> torch.Tensor:
