@@ -130,7 +130,7 @@ def test_learns_to_tell_ordered_tuples_of_a_moving_square():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(5)
     train, held_out = moving_squares(2000, g), moving_squares(256, g)
-    model = TemporalOrder(encoder={"name": "small_resnet", "width": 16}, grid=4, hidden=128)
+    model = TemporalOrder(encoder={"name": "small_resnet", "width": 8}, grid=4, hidden=128)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
 
     def accuracy() -> float:
