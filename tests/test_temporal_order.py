@@ -106,6 +106,14 @@ def test_concatenated_head_is_the_papers_option():
         TemporalOrder(encoder={"name": "small_resnet", "width": 8}, hidden=0)
 
 
+def test_only_the_frames_a_tuple_reads_are_encoded():
+    model = TemporalOrder(encoder={"name": "small_resnet", "width": 8}, tuples_per_clip=1)
+    seen, codes = [], model.codes
+    model.codes = lambda images: (seen.append(len(images)), codes(images))[1]
+    _, logits, _ = model.task({"frames": torch.rand(5, 9, 3, 32, 32)})
+    assert seen == [15] and logits.shape == (5, 2)  # three distinct frames per clip, not nine
+
+
 def test_short_clips_are_refused_in_one_line():
     model = TemporalOrder(encoder={"name": "small_resnet", "width": 8})
     with pytest.raises(ValueError, match="data.frames"):

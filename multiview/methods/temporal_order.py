@@ -1,9 +1,9 @@
 """Temporal order verification (Misra, Zitnick, Hebert 2016): is the middle frame between the others?
 
 Each clip of the batch (``"frames"``, ``[B, T, 3, H, W]`` with ``T >= 5``: set ``data.frames``)
-goes through one frame encoder once, every frame (the paper's triplet Siamese network shares
-the tower's weights), and ``tuples_per_clip`` tuples of three frames are read from its codes,
-each from its own motion-weighted window, in order or not
+gives ``tuples_per_clip`` tuples of three frames, each from its own motion-weighted window, in
+order or not; every frame that a tuple reads goes through one frame encoder once (the paper's
+triplet Siamese network shares the tower's weights) and the tuples are read from the codes
 (:func:`~multiview.objectives.temporal_order.order_picks`). A code is the encoder's last spatial
 feature map averaged down to a ``grid`` x ``grid`` map, not its global pool: whether a frame
 lies between two others is a question of where things are, which a global average discards (the
@@ -97,9 +97,12 @@ class TemporalOrder(PretextMethod):
 
     def task(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         clips = self.clips(batch)
-        b, t = clips.shape[:2]
-        codes = self.codes(clips.flatten(0, 1)).reshape(b, t, -1)  # every frame through the tower once
         clip, picks, target = order_picks(clips, self.positive_fraction, self.tuples_per_clip)
-        tuples = codes[clip[:, None], picks]  # [B * tuples_per_clip, 3, D], frames in tuple order
+        used = torch.zeros(clips.shape[:2], dtype=torch.bool, device=clips.device)
+        used[clip[:, None], picks] = True
+        codes = self.codes(clips[used])  # every frame a tuple reads, through the tower once
+        row = torch.full(used.shape, -1, dtype=torch.long, device=clips.device)
+        row[used] = torch.arange(len(codes), device=clips.device)
+        tuples = codes[row[clip[:, None], picks]]  # [B * tuples_per_clip, 3, D], frames in tuple order
         logits = self.head(tuples if self.pairwise else tuples.flatten(1))
         return order_loss(logits, target), logits, target
