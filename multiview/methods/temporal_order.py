@@ -15,8 +15,8 @@ network of Lee et al. 2017 ("Unsupervised Representation Learning by Sorting Seq
 2017: its pairwise feature extraction) does: one shared layer embeds each pair of codes, (1, 2),
 (2, 3) and (1, 3), and a linear layer classifies the three pair embeddings. ``pairwise: false``
 is the paper's head, one layer over the three codes concatenated. On the embedded world the
-concatenated head stayed at chance where the pairwise one learned, and four tuples per clip
-brought the pairwise head's learning forward several fold (docs/pretext-chart.md).
+concatenated head stayed at chance over 500 steps, the pairwise one began to learn at about
+450, and with four tuples per clip it reached 0.7 at step 200 (docs/pretext-chart.md).
 """
 
 from __future__ import annotations
