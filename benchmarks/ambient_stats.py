@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from multiview import paths
-from multiview.io import write_json
+from multiview.core import paths
+from multiview.core.io import write_json
 from multiview.objectives.sound_texture import SoundTexture, cochlear_filters
 
 

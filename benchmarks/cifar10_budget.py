@@ -55,7 +55,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from multiview.cli import main as cli  # noqa: E402
+from multiview.cli.main import main as cli  # noqa: E402
 from multiview.encoders.registry import feature_shapes  # noqa: E402
 from multiview.eval.commands.compare import add_report_args, representations, split_features  # noqa: E402
 from multiview.eval.core import baselines  # noqa: E402

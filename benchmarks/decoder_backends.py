@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
-    from multiview.io import write_json
+    from multiview.core.io import write_json
 
     write_json(args.out, {"files": len(files), "results": results})
     return 0

@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || echo "no GPU" > "$OUT/gpu.txt"
 
 start=$(date +%s)
-timeout $((MINUTES * 60 + 180)) $PY -m multiview.cli fit --config recipes/simclr_cifar10.yaml --data.path "$DATA" \
+timeout $((MINUTES * 60 + 180)) $PY -m multiview.cli.main fit --config recipes/simclr_cifar10.yaml --data.path "$DATA" \
   --data.train_limit "$TRAIN" --data.test_limit "$TEST" --data.batch_size "$BATCH" --data.num_workers 8 \
   --model.encoder '{name: resnet18_cifar}' --model.lr 0.003 --model.temperature 0.5 \
   --trainer.max_epochs "$EPOCHS" --trainer.max_time "{minutes: ${MINUTES}}" --trainer.callbacks '[]' \
@@ -29,7 +29,7 @@ timeout $((MINUTES * 60 + 180)) $PY -m multiview.cli fit --config recipes/simclr
   || echo "simclr fit failed" | tee -a "$OUT/errors.txt"
 fit_s=$(( $(date +%s) - start ))
 
-timeout 240 $PY -m multiview.cli eval knn --checkpoint "$OUT/run" --data "$DATA" --train-limit "$TRAIN" \
+timeout 240 $PY -m multiview.cli.main eval knn --checkpoint "$OUT/run" --data "$DATA" --train-limit "$TRAIN" \
   --test-limit "$TEST" --baselines '' --out "$OUT/knn" || echo "knn failed" | tee -a "$OUT/errors.txt"
 
 $PY - "$OUT" "$fit_s" "$EPOCHS" <<'EOF'

@@ -25,13 +25,13 @@ for m in $METHODS; do
   runs+=("$OUT/$m")
   [ -f "$OUT/$m/done" ] && continue
   start=$(date +%s)
-  $PY -m multiview.cli fit --config "recipes/${m}_cifar10.yaml" --data.path "$DATA" \
+  $PY -m multiview.cli.main fit --config "recipes/${m}_cifar10.yaml" --data.path "$DATA" \
     --trainer.enable_progress_bar false --trainer.default_root_dir "$OUT/$m" $FIT_ARGS > "$OUT/$m.log" 2>&1
   echo "$m $(( $(date +%s) - start )) s" >> "$OUT/times.txt"
   touch "$OUT/$m/done"
 done
 
 names=$(echo $METHODS | tr ' ' ',')
-$PY -m multiview.cli eval layers "${runs[@]}" --names "$names" --data "$DATA" $LIMITS \
+$PY -m multiview.cli.main eval layers "${runs[@]}" --names "$names" --data "$DATA" $LIMITS \
   --spatial "$SPATIAL" --out "$OUT/chart" > "$OUT/chart.log" 2>&1
 cat "$OUT/chart/layers.md"

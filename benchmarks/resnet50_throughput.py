@@ -15,7 +15,7 @@ import time
 import torch
 import torchvision
 
-from multiview.io import write_json
+from multiview.core.io import write_json
 
 A100_AMP_IMG_S = 2470.0
 

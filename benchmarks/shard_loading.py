@@ -30,7 +30,7 @@ from multiview.data.video.clips import ClipDataset
 from multiview.data.video.datamodule import split_records
 from multiview.data.video.index import load_index
 from multiview.data.video.shard_stream import ShardDataset, ShardLoader, collate
-from multiview.io import write_json
+from multiview.core.io import write_json
 
 
 def shard_rate(folder: str, batch: int, min_samples: int) -> tuple[float, int]:

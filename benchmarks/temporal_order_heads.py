@@ -26,7 +26,7 @@ import time
 import torch
 
 from multiview.data.video.synthetic import SyntheticAV
-from multiview.io import write_json
+from multiview.core.io import write_json
 from multiview.methods.temporal_order import TemporalOrder
 
 HEADS = {"concat": {"pairwise": False, "tuples_per_clip": 1},

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from multiview.data.video import decode
 from multiview.data.video.clips import ClipDataset, ClipSampler
 from multiview.data.video.index import load_index
-from multiview.io import write_json
+from multiview.core.io import write_json
 
 SETTINGS = dict(frame_size=64, sample_rate=16000, audio_seconds=1.0, no_audio="silence", seed=0)
 

@@ -41,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from multiview.cli import main as cli  # noqa: E402
+from multiview.cli.main import main as cli  # noqa: E402
 from multiview.data.video.clips import ClipDataset  # noqa: E402
 from multiview.eval.core.checkpoint import load_model, run_datamodule  # noqa: E402
 from multiview.eval.core.embed import features_batch, random_init  # noqa: E402

@@ -154,6 +154,6 @@ if __name__ == "__main__":
     if os.environ.get(PAUSE_SAVE):
         n, marker = os.environ[PAUSE_SAVE].split(":", 1)
         _stall_last_checkpoint_writes(int(n), Path(marker))
-    from multiview.cli import main
+    from multiview.cli.main import main
 
     sys.exit(main(sys.argv[1:]))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from multiview.cli import main
+from multiview.cli.main import main
 from multiview.data.text.word_vectors import load_word2vec
 from multiview.eval.core.checkpoint import find_run, load_model, read_state
 

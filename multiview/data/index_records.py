@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from multiview.errors import UserError
-from multiview.io import atomic_write
+from multiview.core.errors import UserError
+from multiview.core.io import atomic_write
 
 
 def read_jsonl(path: Path) -> list[dict]:

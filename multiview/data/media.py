@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 # What a corrupt, truncated, foreign or unreadable user file raises while being read.
 READ_ERRORS = (OSError, EOFError, ValueError, UnicodeError, IndexError, KeyError, TypeError,

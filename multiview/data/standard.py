@@ -2,7 +2,7 @@
 
 Images through torchvision's dataset classes, under a root folder in torchvision's layout
 (``--data-root``, else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``; see
-:func:`multiview.paths.data_dir`), downloaded there with ``download=True`` when they are missing
+:func:`multiview.core.paths.data_dir`), downloaded there with ``download=True`` when they are missing
 and the network allows:
 
 * ``mnist`` (``ROOT/MNIST/raw/*-idx?-ubyte``; idx files, no pickle), ``stl10``
@@ -33,7 +33,7 @@ import torch
 import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 IMAGE_SETS = ("cifar10", "cifar100", "stl10", "mnist")
 AUDIO_SETS = ("speechcommands", "esc50")

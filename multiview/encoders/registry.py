@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from multiview.contracts import check_encoder
+from multiview.core.contracts import check_encoder
 from multiview.encoders.alexnet import AlexNetEncoder
 from multiview.encoders.audio import AudioEncoder
 from multiview.encoders.text import TextEncoder

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from multiview.encoders.registry import EncoderSpec, build, plain
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.methods.base import Method
 from multiview.objectives.ambient_targets import AmbientTargets
 from multiview.objectives.sound_texture import SoundTexture

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from multiview.encoders.registry import EncoderSpec, plain
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.methods.image_pretext import ImagePretext, UpDecoder
 from multiview.objectives.autoencoder import NOISES, corrupt, reconstruction_loss, whitened_loss, zca_kernel
 

@@ -4,7 +4,7 @@ A method subclasses :class:`Method`, builds its encoders, heads and objective in
 (taking ``**kwargs`` on to this base, so the optimizer knobs are declared here once and every
 recipe sets them the same way: ``--model.lr``, ``--model.optimizer`` ...), names its encoders in
 :meth:`Method.encoders`, and implements ``training_step``. Reports, evaluation and export use
-only :meth:`encoders` and :meth:`embed` (:mod:`multiview.contracts`).
+only :meth:`encoders` and :meth:`embed` (:mod:`multiview.core.contracts`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import lightning as L
 import torch
 import torch.nn as nn
 
-from multiview.errors import UserError
-from multiview.views import get_view
+from multiview.core.errors import UserError
+from multiview.views.channels import get_view
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -60,7 +60,7 @@ class Method(L.LightningModule):
         return self._estimated_steps
 
     def encoders(self) -> dict[str, nn.Module]:
-        """``{view name: encoder}``: every encoder this method trains (see :mod:`multiview.contracts`)."""
+        """``{view name: encoder}``: every encoder this method trains (see :mod:`multiview.core.contracts`)."""
         raise NotImplementedError(f"{type(self).__name__} does not name its encoders")
 
     def embed(self, batch: dict) -> dict[str, torch.Tensor]:

@@ -29,7 +29,7 @@ class BYOL(SSLMethod):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment`.
         proj_hidden: hidden width of projector and predictor (BYOL: 4096; smaller on CPU).
         proj_dim: width of the projections (BYOL: 256).
         momentum: ``tau_base`` of the target's moving average (BYOL: 0.996; 0.99 for short runs).
@@ -67,7 +67,7 @@ class SimSiam(SSLMethod):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment`.
         proj_dim: width of the projector's layers and output (SimSiam: 2048).
         pred_hidden: the predictor's bottleneck (SimSiam: 512, a quarter of ``proj_dim``).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).

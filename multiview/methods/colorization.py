@@ -19,11 +19,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from multiview.encoders.registry import EncoderSpec, plain
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.methods.image_pretext import ImagePretext, UpDecoder
 from multiview.objectives.colorization import (ab_bins, ab_prior, annealed_mean, bin_counts, colorization_loss,
                                                lab_to_rgb, rebalance_weights, soft_encode)
-from multiview.views import LAB_MEAN, LAB_STD, rgb_to_lab
+from multiview.views.channels import LAB_MEAN, LAB_STD, rgb_to_lab
 
 AB_SCALE = 110.0  # regression targets: ab / AB_SCALE lies in about [-1, 1]
 

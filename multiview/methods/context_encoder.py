@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from multiview.encoders.registry import EncoderSpec, plain
 from multiview.encoders.vision import IMAGENET_MEAN
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.methods.image_pretext import ImagePretext, UpDecoder
 from multiview.objectives.context_encoder import (
     MASKS,

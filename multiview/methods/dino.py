@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from multiview.augment import ImageAugment
+from multiview.views.augment import ImageAugment
 from multiview.encoders.registry import EncoderSpec
 from multiview.methods.pretext import VIEWS
 from multiview.methods.ssl import SSLMethod, ema_, frozen_copy
@@ -43,7 +43,7 @@ class DINO(SSLMethod):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment` for the global crops.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment` for the global crops.
         global_scale, local_scale: area ranges of global and local crops (DINO: 0.4-1, 0.05-0.4).
         local_crops: number of local crops (0: two global crops only).
         local_size: side of the local crops in pixels (DINO: 96 of 224).

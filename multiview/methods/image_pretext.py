@@ -4,7 +4,7 @@ from its deepest feature map, the batch's image key, and a PNG of held-out examp
 The same method trains on image batches (key ``"image"``) and on video frames (key ``"frame"``):
 the key is taken from the first training batch, kept in the checkpoint, and names the encoder in
 :meth:`ImagePretext.encoders`, so reports and ``multiview eval`` feed it through
-:func:`multiview.views.get_view` as they would any frame encoder.
+:func:`multiview.views.channels.get_view` as they would any frame encoder.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch.nn.functional as F
 import torchvision
 
 from multiview.encoders.registry import EncoderSpec, build, feature_shapes, plain
-from multiview.errors import UserError
-from multiview.io import atomic_write
+from multiview.core.errors import UserError
+from multiview.core.io import atomic_write
 from multiview.methods.base import Method
 
 IMAGE_KEYS = ("image", "frame")

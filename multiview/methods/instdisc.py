@@ -22,7 +22,7 @@ class InstanceDiscrimination(SSLMethod):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment`.
         dim: width of the embedding (Wu et al.: 128).
         nce_k: noise samples per image (Wu et al.: 4096).
         temperature: tau of Eq. 2 (0.07).

@@ -27,7 +27,7 @@ class MoCo(SSLMethod):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment`.
         proj_dim: width of the keys (MoCo: 128).
         queue_size: ``K``, keys in the queue (MoCo: 65536; 4096 suits CIFAR-10).
         momentum: ``m`` of Eq. 2 (MoCo: 0.999; 0.99 for short runs).

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from multiview.encoders.registry import EncoderSpec
-from multiview.io import atomic_write
+from multiview.core.io import atomic_write
 from multiview.methods.pretext import PretextMethod, batch_images, cell_tiles, head
 from multiview.objectives.relative_position import (COLOUR_GUARDS, NEIGHBOURS, guard_colour, pick_pairs,
                                                     relative_position_loss)

@@ -1,7 +1,7 @@
 """SimCLR (Chen, Kornblith, Norouzi, Hinton 2020): two augmented views, a projection head, NT-Xent.
 
 Each image is augmented twice (random resized crop, flip, colour jitter with p = 0.8, grayscale
-with p = 0.2, optional blur: Sec. 3 and Appendix A; :mod:`multiview.augment`), encoded to ``h``
+with p = 0.2, optional blur: Sec. 3 and Appendix A; :mod:`multiview.views.augment`), encoded to ``h``
 and projected by an MLP ``g`` (Linear -> BN -> ReLU -> Linear, Sec. 2.1) to ``z``, and the
 NT-Xent loss (Eq. 1, :func:`~multiview.objectives.ntxent.nt_xent`) pulls the two views of an
 image together against the ``2N - 2`` other views of the batch, gathered from every GPU. The
@@ -23,7 +23,7 @@ class SimCLR(SSLMethod):
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
-        augment: fields of :class:`~multiview.augment.ImageAugment`.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment`.
         proj_hidden: width of the head's hidden layer (0: the encoder's width).
         proj_dim: width of the projection ``z`` (SimCLR: 128).
         temperature: tau of Eq. 1 (SimCLR on CIFAR-10: 0.5).

@@ -18,11 +18,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.methods.image_pretext import ImagePretext, UpDecoder
 from multiview.objectives.colorization import ab_bins, annealed_mean, lab_to_rgb, soft_encode
 from multiview.objectives.split_brain import l_bin_centres, l_bin_index, split_brain_loss
-from multiview.views import normalized_lab, rgb_to_lab
+from multiview.views.channels import normalized_lab, rgb_to_lab
 
 
 class SplitEncoder(nn.Module):

@@ -3,10 +3,10 @@
 A method here (instance discrimination, MoCo, SimCLR, BYOL, SimSiam, DINO) trains one encoder,
 like a pretext method (:class:`~multiview.methods.pretext.PretextMethod`: the batch's ``image`` or
 ``frame``, the encoder named by that key for the end-of-fit reports), on two or more augmented
-views of each sample (:mod:`multiview.augment`, seeded by the global step and the rank so a
+views of each sample (:mod:`multiview.views.augment`, seeded by the global step and the rank so a
 resumed run sees the same views). Clips of two or more frames give two moments of one clip, each
 augmented. With ``view: audio`` the encoder is a log-mel network and the views are two crops of
-the batch's ``audio`` waveforms (:class:`~multiview.augment.AudioAugment`, as COLA and BYOL-A). Momentum (teacher) networks are submodules, so checkpoints hold them, and are
+the batch's ``audio`` waveforms (:class:`~multiview.views.augment.AudioAugment`, as COLA and BYOL-A). Momentum (teacher) networks are submodules, so checkpoints hold them, and are
 updated in ``on_train_batch_end`` with :func:`ema_`.
 """
 
@@ -17,7 +17,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from multiview.augment import AudioAugment, ImageAugment, generator, moments
+from multiview.views.augment import AudioAugment, ImageAugment, generator, moments
 from multiview.encoders.registry import EncoderSpec
 from multiview.methods.pretext import VIEWS, PretextMethod
 
@@ -58,8 +58,8 @@ class SSLMethod(PretextMethod):
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame", "audio" or "auto" (the training batches'
             image or frame key).
-        augment: fields of :class:`~multiview.augment.ImageAugment` (SimCLR's pipeline), or of
-            :class:`~multiview.augment.AudioAugment` for ``view: audio``.
+        augment: fields of :class:`~multiview.views.augment.ImageAugment` (SimCLR's pipeline), or of
+            :class:`~multiview.views.augment.AudioAugment` for ``view: audio``.
         aug_seed: seed of the views (with the global step and the rank).
         sample_rate: of the ``audio`` waveforms, Hz (``view: audio``).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).

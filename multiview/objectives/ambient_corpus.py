@@ -26,8 +26,8 @@ import torch
 from multiview.data.video import decode
 from multiview.data.video.annotations import read_tsv
 from multiview.data.video.index import VIDEO_EXTENSIONS
-from multiview.errors import UserError
-from multiview.io import write_json
+from multiview.core.errors import UserError
+from multiview.core.io import write_json
 from multiview.objectives.ambient_targets import MODES, AmbientTargets
 from multiview.objectives.sound_texture import SoundTexture
 

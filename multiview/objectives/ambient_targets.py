@@ -11,7 +11,7 @@ and then either
 k-means is mini-batch k-means (Sculley 2010) seeded with k-means++ (Arthur & Vassilvitskii 2007)
 and finished with a few full Lloyd passes, in torch on whatever device the statistics are on, so
 fitting scales to corpora that do not fit a single distance matrix. The fitted object is a dict of
-tensors, saved and loaded with :func:`multiview.io.save_tensors` / ``load_tensors``.
+tensors, saved and loaded with :func:`multiview.core.io.save_tensors` / ``load_tensors``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import os
 
 import torch
 
-from multiview.errors import UserError
-from multiview.io import load_tensors, save_tensors
+from multiview.core.errors import UserError
+from multiview.core.io import load_tensors, save_tensors
 
 MODES = ("clusters", "binary")
 

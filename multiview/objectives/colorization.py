@@ -22,7 +22,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from multiview.views import _RGB_TO_XYZ, _WHITE, rgb_to_lab
+from multiview.views.channels import _RGB_TO_XYZ, _WHITE, rgb_to_lab
 
 
 @lru_cache(maxsize=4)

@@ -41,7 +41,7 @@ import math
 import torch
 from torch import nn
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 MS_OFFSETS = (1, 2, 3, 5, 8, 11, 16, 21)
 STAT_NAMES = ("mean", "cv", "skew", "corr", "mod")

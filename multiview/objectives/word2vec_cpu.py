@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from multiview.paths import cache_dir
+from multiview.core.paths import cache_dir
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir("numba")))
 

@@ -4,7 +4,7 @@ Lightning's own save moves a temporary file from the system temp folder over the
 that folder is on another filesystem the move becomes a copy, and a kill during the copy tears
 ``last.ckpt`` after the previous one is gone. :class:`AtomicCheckpointIO` writes each checkpoint
 to a temporary file in the target's folder, fsyncs it, ``os.replace``s it over the target and
-fsyncs the folder (:func:`multiview.io.atomic_write`): a reader sees the old file or the new one.
+fsyncs the folder (:func:`multiview.core.io.atomic_write`): a reader sees the old file or the new one.
 
 On ``--ckpt_path last``, :func:`resolve_last` checks that the checkpoint loads (``weights_only``)
 and has finite weights, and falls back to the newest one in the folder that does.
@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from multiview.errors import UserError
-from multiview.io import atomic_write
+from multiview.core.errors import UserError
+from multiview.core.io import atomic_write
 
 
 class NonFiniteWeights(UserError):

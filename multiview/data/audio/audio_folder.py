@@ -26,7 +26,7 @@ import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
 from multiview.data.media import Skipped
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
@@ -103,7 +103,7 @@ def resolve(path: str | Path) -> Path:
         raise UserError("audio data: no path given (data.path); expected a folder or .tar of audio files")
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path):
-        from multiview.cache_store import extract_tar
+        from multiview.core.cache import extract_tar
 
         return extract_tar(path)
     if not path.is_dir():

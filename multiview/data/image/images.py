@@ -20,10 +20,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from multiview import cache_store
+from multiview.core import cache as cache_store
 from multiview.data.loader import ResumableBatches
 from multiview.data.media import READ_ERRORS, Skipped, reason
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

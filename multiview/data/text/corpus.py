@@ -27,9 +27,9 @@ import lightning as L
 import numpy as np
 import torch
 
-from multiview.errors import UserError
-from multiview.io import atomic_write
-from multiview.paths import cache_dir
+from multiview.core.errors import UserError
+from multiview.core.io import atomic_write
+from multiview.core.paths import cache_dir
 
 BUNDLED = {
     "enwiki": "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",

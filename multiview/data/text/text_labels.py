@@ -18,7 +18,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from multiview.data.text.corpus import gensim_datapath
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 SECTION_KINDS = {
     "capital-common-countries": ("capital", "country"),

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from multiview.errors import UserError
-from multiview.io import atomic_write
+from multiview.core.errors import UserError
+from multiview.core.io import atomic_write
 
 
 def is_binary(path: str | Path) -> bool:

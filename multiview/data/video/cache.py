@@ -3,7 +3,7 @@
 An entry is keyed by the source's absolute path, size, mtime and the decoding parameters, and
 stores the size and mtime beside the tensor too; a lookup whose source no longer matches decodes
 again. Entries are made under a lock, written to a unique temp file and renamed, and counted in
-the cache's byte budget (:mod:`multiview.cache_store`); they are read with ``weights_only=True``.
+the cache's byte budget (:mod:`multiview.core.cache`); they are read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from multiview import cache_store
-from multiview.io import load_tensors
+from multiview.core import cache as cache_store
+from multiview.core.io import load_tensors
 
 
 class DecodeCache:

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler
 
 from multiview.data.video import cache, decode
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 FAILED, SILENCED = 1, 2
 POSITIONS = ("random", "uniform")

@@ -21,11 +21,11 @@ from torch.utils.data import DataLoader
 from multiview.data.loader import ResumableBatches
 from multiview.data.video.clips import NO_AUDIO, POSITIONS, ClipDataset, ClipSampler, _choice
 from multiview.data.video.index import build_index, load_index
-from multiview import cache_store
+from multiview.core import cache as cache_store
 from multiview.data.loader import worker_ignores_sigterm
 from multiview.data.video.shard_stream import ShardSource
-from multiview.errors import UserError
-from multiview.paths import cache_dir
+from multiview.core.errors import UserError
+from multiview.core.paths import cache_dir
 
 
 def split_records(records: list[dict], val_fraction: float,

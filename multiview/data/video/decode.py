@@ -68,7 +68,7 @@ def set_backend(name: str) -> None:
     """Read frames with ``name`` ("pyav" or "decord") from now on, in this process."""
     global _backend
     if name not in BACKENDS:
-        from multiview.errors import UserError
+        from multiview.core.errors import UserError
 
         raise UserError(f"decoder backend: expected one of {', '.join(BACKENDS)}, got {name!r}")
     _backend = name

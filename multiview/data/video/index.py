@@ -40,7 +40,7 @@ from multiview.data.index_records import (  # noqa: F401
     read_jsonl,
     write_jsonl,
 )
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 PROBE_TIMEOUT_S = 120
 FLUSH_S = 30.0

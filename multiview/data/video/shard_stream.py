@@ -26,8 +26,8 @@ from litdata.utilities.env import _DistributedEnv
 from litdata.streaming.sampler import ChunkedIndex
 from torch.utils.data import default_collate
 
-from multiview.errors import UserError
-from multiview.io import read_json
+from multiview.core.errors import UserError
+from multiview.core.io import read_json
 
 FRAME_DECODE = ("worker", "device")
 FORMAT = 1  # of shards.json

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from multiview.data.video.shard_stream import FORMAT
-from multiview.errors import UserError
-from multiview.io import read_json, write_json
+from multiview.core.errors import UserError
+from multiview.core.io import read_json, write_json
 
 
 @dataclass

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from multiview import paths
+from multiview.core import paths
 from multiview.data.video.datamodule import VideoFolderDataModule
-from multiview.io import read_json, write_json
+from multiview.core.io import read_json, write_json
 
 KINDS = [  # (shape, colour name, rgb, base pitch Hz, harmonic amplitudes)
     ("square", "red", (220, 40, 40), 196.0, (1.0, 0.0, 0.33, 0.0, 0.2)),

@@ -17,9 +17,9 @@ from typing import Callable
 import numpy as np
 import torch.nn as nn
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.core.plots import plot_bars
-from multiview.io import write_json
+from multiview.core.io import write_json
 
 BASELINES = ("random_init", "hand_designed", "supervised")
 

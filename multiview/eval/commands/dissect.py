@@ -24,10 +24,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from multiview.commands import EVAL
+from multiview.eval.commands import EVAL
 from multiview.eval.core.features import as_loader, device_of
 from multiview.eval.metrics.ranking import top_indices
-from multiview.io import save_figure, write_json
+from multiview.core.io import save_figure, write_json
 
 
 @torch.no_grad()
@@ -177,7 +177,7 @@ def plot_occlusion(stats: dict, units: dict[int, dict], path: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    from multiview.errors import UserError
+    from multiview.core.errors import UserError
     from multiview.eval.core.checkpoint import eval_dir, load_encoder
     from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from multiview.commands import EVAL
+from multiview.eval.commands import EVAL
 from multiview.eval.core.embed import random_like
 from multiview.eval.core.training import accuracy, train_classifier
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
 from multiview.eval.core.plots import plot_bars, print_table
-from multiview.io import write_json
+from multiview.core.io import write_json
 
 MODES = ("full", "partial", "scratch")
 HELP = EVAL["finetune"].help

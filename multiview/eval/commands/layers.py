@@ -26,9 +26,9 @@ import argparse
 import copy
 from pathlib import Path
 
-from multiview.commands import EVAL
-from multiview.errors import UserError
-from multiview.io import atomic_write, write_json
+from multiview.eval.commands import EVAL
+from multiview.core.errors import UserError
+from multiview.core.io import atomic_write, write_json
 
 HELP = EVAL["layers"].help
 
@@ -143,7 +143,7 @@ def probe_layers(reps: dict, kinds: dict[str, str], splits, spatial: int) -> tup
 
 
 def main(argv: list[str]) -> int:
-    from multiview import paths
+    from multiview.core import paths
     from multiview.eval.core.checkpoint import eval_dir
     from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
     from multiview.eval.core.plots import plot_layers

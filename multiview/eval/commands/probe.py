@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from multiview.commands import EVAL
+from multiview.eval.commands import EVAL
 from multiview.eval.commands.compare import feature_report
 from multiview.eval.metrics.linear import linear_probe
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from multiview.commands import EVAL
+from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
 from multiview.eval.core.embed import random_encoder
 from multiview.eval.core.features import extract
 from multiview.eval.core.plots import plot_maps
 from multiview.eval.metrics.maps import neighbour_agreement, tsne_2d
-from multiview.io import write_json
+from multiview.core.io import write_json
 
 HELP = EVAL["tsne"].help
 

@@ -26,10 +26,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio
 
-from multiview import cache_store
+from multiview.core import cache as cache_store
 from multiview.eval.core.embed import random_like
 from multiview.eval.core.training import train_classifier
-from multiview.io import load_tensors
+from multiview.core.io import load_tensors
 
 
 class RawPixels(nn.Module):

@@ -4,7 +4,7 @@
 ``.ckpt`` inside a run folder, or a plain encoder ``state_dict`` file (``torch.save``). The
 method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
 name, so evaluation never depends on which methods exist. A method names its encoders through
-``encoders()`` (:mod:`multiview.contracts`), each with its ``modality``. Files written by ``multiview export`` load too
+``encoders()`` (:mod:`multiview.core.contracts`), each with its ``modality``. Files written by ``multiview export`` load too
 (:mod:`multiview.eval.core.exported`). A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
 anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.text.TextEncoder`).
 """
@@ -17,8 +17,8 @@ import torch
 import torch.nn as nn
 import yaml
 
-from multiview import paths
-from multiview.errors import UserError
+from multiview.core import paths
+from multiview.core.errors import UserError
 
 
 
@@ -50,12 +50,12 @@ def read_config(run: Path) -> dict:
 
 def instantiate(spec: dict, where: str, linked: dict | None = None):
     """Build ``class_path(**init_args)`` from a config section, if the class is trusted
-    (:func:`multiview.trust.trusted_class`). ``linked``: arguments the CLI links into this section
-    (``multiview.trainer_cli``), which the saved config leaves out; each is passed where the
+    (:func:`multiview.eval.core.trust.trusted_class`). ``linked``: arguments the CLI links into this section
+    (``multiview.cli.trainer``), which the saved config leaves out; each is passed where the
     class takes it and the section does not set it."""
     import inspect
 
-    from multiview.trust import trusted_class
+    from multiview.eval.core.trust import trusted_class
 
     cls = trusted_class(spec["class_path"], where)
     args = dict(spec.get("init_args") or {})
@@ -102,7 +102,7 @@ def load_model(path: str | Path) -> nn.Module:
 
 class ViewAdapter(nn.Module):
     """An encoder of a derived image view (``L``, ``ab``, ...) that takes RGB images in [0, 1]:
-    the view is computed from the image (:func:`multiview.views.get_view`) before encoding."""
+    the view is computed from the image (:func:`multiview.views.channels.get_view`) before encoding."""
 
     modality = "frame"
 
@@ -112,7 +112,7 @@ class ViewAdapter(nn.Module):
         self.out_dim = encoder.out_dim
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        from multiview.views import get_view
+        from multiview.views.channels import get_view
 
         return self.encoder.features(get_view({"image": x}, self.view))
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from multiview import paths
+from multiview.core import paths
 from multiview.data.standard import AUDIO_SETS, IMAGE_SETS
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 SHARED = {"cifar10": ("images", "cifar10-jpg.tar"), "fsdd": ("audio", "fsdd.tar")}
 

@@ -1,4 +1,4 @@
-"""Read encoders written by ``multiview export`` (:mod:`multiview.export`).
+"""Read encoders written by ``multiview export`` (:mod:`multiview.cli.export`).
 
 An exported file ``FILE`` may have a card ``FILE.json`` beside it (method, recipe, data, metrics,
 and what the weights expect as input). A torchvision ResNet is exported with torchvision's own
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 
 def card_path(path: str | Path) -> Path:

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 
 
 def as_loader(data: Dataset | DataLoader, batch_size: int = 128) -> DataLoader:

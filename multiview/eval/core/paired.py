@@ -15,7 +15,7 @@ from itertools import permutations
 
 import torch
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.core.embed import embed_loader, random_init
 from multiview.eval.metrics.ranking import top_indices
 from multiview.eval.metrics.retrieval import (
@@ -69,7 +69,7 @@ def plot_matches(z: dict, logmel, path, n_queries: int = 4, top: int = 5):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from multiview.io import save_figure
+    from multiview.core.io import save_figure
 
     n = len(z["frame_in"])
     top = min(top, n)

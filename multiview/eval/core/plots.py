@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multiview.io import save_figure
+from multiview.core.io import save_figure
 
 
 def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -> Path:

@@ -26,7 +26,7 @@ import torch
 from sklearn.utils.extmath import randomized_svd
 from torch import nn
 
-from multiview import paths
+from multiview.core import paths
 from multiview.data.text.corpus import tokenize
 
 

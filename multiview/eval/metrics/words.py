@@ -31,12 +31,12 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 
-from multiview import paths
+from multiview.core import paths
 from multiview.data.text.corpus import gensim_datapath
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.metrics.ranking import ranking_scores
 
-SHARED_WORD_SIM = "shared"  # stands for ``<data folder>/text/word-sim`` (:func:`multiview.paths.data_dir`)
+SHARED_WORD_SIM = "shared"  # stands for ``<data folder>/text/word-sim`` (:func:`multiview.core.paths.data_dir`)
 
 
 def fold_case(word: str) -> str:

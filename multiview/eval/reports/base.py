@@ -17,8 +17,8 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from multiview.errors import UserError
-from multiview.io import write_json
+from multiview.core.errors import UserError
+from multiview.core.io import write_json
 
 
 def record(run_dir: Path, figures: dict[str, float]) -> dict[str, float]:

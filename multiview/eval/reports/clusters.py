@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.reports.base import Report
-from multiview.io import save_figure
+from multiview.core.io import save_figure
 
 
 @torch.no_grad()

@@ -7,12 +7,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.core.embed import batch_to, embed_loader, random_init
 from multiview.eval.core.features import device_of
 from multiview.eval.metrics.linear import probe_top1
 from multiview.eval.reports.base import Report
-from multiview.views import get_view
+from multiview.views.channels import get_view
 
 
 def probe_loaders(datamodule) -> tuple:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.core.embed import batch_to, embed_loader, random_init
 from multiview.eval.core.features import device_of
 from multiview.eval.core.plots import plot_maps
 from multiview.eval.metrics.maps import neighbour_agreement, tsne_2d
 from multiview.eval.reports.base import Report
-from multiview.views import get_view
+from multiview.views.channels import get_view
 
 
 class TSNEReport(Report):

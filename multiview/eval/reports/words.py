@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from multiview.errors import UserError
+from multiview.core.errors import UserError
 from multiview.eval.metrics.words import evaluate_vectors
 from multiview.eval.reports.base import Report
 

@@ -1,0 +1,3 @@
+from multiview.cli.main import main
+
+raise SystemExit(main())

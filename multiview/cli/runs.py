@@ -1,0 +1,169 @@
+"""List and compare run folders.
+
+``multiview runs [DIR]`` lists every run under ``DIR`` (default ``$MULTIVIEW_HOME/runs``): its
+recipe, method, data, date, status and headline metric. A run folder is one holding
+``config.yaml``; its status is read from its files:
+
+* ``finished``: the end-of-fit report was written (``metrics.json``);
+* ``resumable``: stopped before the end (Ctrl-C, SIGTERM, a crash) with ``checkpoints/last.ckpt``:
+  ``multiview fit --config RECIPE --trainer.default_root_dir RUN --ckpt_path last`` continues it;
+* ``interrupted``: stopped before its first checkpoint; nothing to resume.
+
+(A run still training shows as ``resumable`` or ``interrupted`` too.)
+
+``multiview runs compare RUN RUN ... [--out FILE.png]`` prints the metrics the runs share as a
+table and writes them as a grouped bar chart (default ``$MULTIVIEW_HOME/runs/compare/<time>.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from multiview.core import paths
+from multiview.core.errors import UserError
+
+TIMESTAMP = re.compile(r"^\d{8}-\d{6}$")
+BASELINE_WORDS = ("random_init", "chance", "n_queries", "samples", "clusters_used", "supervised", "baseline")
+HEADLINE_ORDER = ("R@1", "top1", "acc", "spearman", "accuracy")
+
+
+@dataclass
+class Run:
+    path: Path
+    recipe: str
+    method: str
+    data: str
+    date: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> tuple[str, float] | None:
+        return headline(self.metrics)
+
+
+def headline(metrics: dict[str, float]) -> tuple[str, float] | None:
+    """The trained model's main score: the first non-baseline key matching ``HEADLINE_ORDER``."""
+    own = sorted(k for k in metrics if not any(w in k for w in BASELINE_WORDS))
+    for pattern in HEADLINE_ORDER:
+        for key in own:
+            if key.endswith(pattern) or f"/{pattern}" in key:
+                return key, metrics[key]
+    return (own[0], metrics[own[0]]) if own else None
+
+
+def short_class(section) -> str:
+    return str(section.get("class_path", "?")).rpartition(".")[2] if isinstance(section, dict) else "-"
+
+
+def read_run(path: Path) -> Run:
+    """The facts of one run folder, from its files only (nothing is unpickled)."""
+    try:
+        cfg = yaml.safe_load((path / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"{path / 'config.yaml'}: cannot read ({e})") from None
+    metrics = {}
+    if (path / "metrics.json").is_file():
+        try:
+            metrics = {k: float(v) for k, v in json.loads((path / "metrics.json").read_text()).items()
+                       if isinstance(v, (int, float))}
+        except (OSError, ValueError, AttributeError) as e:
+            raise UserError(f"{path / 'metrics.json'}: not a JSON object of metrics ({e})") from None
+    if TIMESTAMP.match(path.name):
+        recipe, date = path.parent.name, time.strftime("%Y-%m-%d %H:%M", time.strptime(path.name, "%Y%m%d-%H%M%S"))
+    else:
+        recipe = path.name
+        date = time.strftime("%Y-%m-%d %H:%M", time.localtime((path / "config.yaml").stat().st_mtime))
+    status = ("finished" if (path / "metrics.json").is_file() else
+              "resumable" if (path / "checkpoints" / "last.ckpt").is_file() else "interrupted")
+    return Run(path, recipe, short_class(cfg.get("model")), short_class(cfg.get("data")), date, status, metrics)
+
+
+def find_runs(root: Path) -> list[Run]:
+    """Every run folder under ``root`` (``root`` itself included), oldest first."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise UserError(f"runs: {root} is not a folder")
+    folders = sorted({p.parent for p in root.rglob("config.yaml")})
+    return sorted((read_run(f) for f in folders), key=lambda r: (r.date, str(r.path)))
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = [header, ["-" * w for w in widths], *rows]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in lines)
+
+
+def list_table(runs: list[Run], root: Path) -> str:
+    rows = []
+    for r in runs:
+        h = r.headline
+        where = r.path.relative_to(root) if r.path != root and root in r.path.parents else r.path
+        rows.append([r.recipe, r.method, r.data, r.date, r.status, f"{h[0]} {h[1]:.4f}" if h else "-", str(where)])
+    return format_table(["recipe", "method", "data", "date", "status", "headline", "run"], rows)
+
+
+def shared_metrics(runs: list[Run]) -> list[str]:
+    keys = set.intersection(*(set(r.metrics) for r in runs)) if runs else set()
+    return sorted(keys)
+
+
+def compare(runs: list[Run], out: Path) -> str:
+    """The table of shared metrics (one column per run); writes the bar chart to ``out``."""
+    keys = shared_metrics(runs)
+    if not keys:
+        raise UserError("runs compare: the runs share no metric (finished runs of the same kind of report?)")
+    names = [f"{r.recipe}/{r.path.name}" if r.recipe != r.path.name else r.path.name for r in runs]
+    table = format_table(["metric", *names], [[k, *(f"{r.metrics[k]:.4f}" for r in runs)] for k in keys])
+    plot_bars(keys, names, [[r.metrics[k] for k in keys] for r in runs], out)
+    return table
+
+
+def plot_bars(keys: list[str], names: list[str], values: list[list[float]], out: Path) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from multiview.core.io import save_figure
+
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(keys) * len(names) + 2), 4.5))
+    x = np.arange(len(keys))
+    for i, (name, vals) in enumerate(zip(names, values)):
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name)
+    ax.set_xticks(x, keys, rotation=60, ha="right", fontsize=7)
+    ax.legend(fontsize=7)
+    ax.set_title("shared metrics")
+    fig.tight_layout()
+    save_figure(out, fig)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["compare"]:
+        parser = argparse.ArgumentParser(prog="multiview runs compare", description="Compare runs' metrics.")
+        parser.add_argument("runs", nargs="+", help="run folders")
+        parser.add_argument("--out", default="", help="bar chart PNG (default: $MULTIVIEW_HOME/runs/compare/<time>.png)")
+        args = parser.parse_args(argv[1:])
+        runs = []
+        for p in args.runs:
+            path = Path(p).expanduser()
+            if not (path / "config.yaml").is_file():
+                raise UserError(f"runs compare: {path} is not a run folder (no config.yaml)")
+            runs.append(read_run(path))
+        out = Path(args.out) if args.out else paths.runs_dir() / "compare" / f"{time.strftime('%Y%m%d-%H%M%S')}.png"
+        print(compare(runs, out))
+        print(f"wrote {out}")
+        return 0
+    parser = argparse.ArgumentParser(prog="multiview runs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("dir", nargs="?", default="", help="folder of runs (default: $MULTIVIEW_HOME/runs)")
+    args = parser.parse_args(argv)
+    root = Path(args.dir).expanduser() if args.dir else paths.runs_dir()
+    runs = find_runs(root)
+    print(list_table(runs, root) if runs else f"no runs under {root}")
+    return 0

@@ -1,0 +1,99 @@
+"""Lightning's CLI, set up for multiview runs.
+
+Every run gets one folder (``trainer.default_root_dir``; by default
+``$MULTIVIEW_HOME/runs/<recipe>/<timestamp>``) holding the resolved ``config.yaml``, CSV logs and
+TensorBoard event files, ``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs, written by
+the report callbacks the recipe names (:mod:`multiview.eval.reports`). A run stopped by Ctrl-C or
+SIGTERM saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from multiview.core import paths
+from multiview.methods.base import Method
+from multiview.run.tensorboard import LearningRateLogger, log_report
+from multiview.run import defaults
+from multiview.run.folders import config_name, new_run_folder
+from multiview.run.signals import SaveOnInterrupt  # noqa: F401  (kept importable from here)
+
+
+class MultiviewCLI(LightningCLI):
+    def before_instantiate_classes(self) -> None:
+        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        trainer = cfg.trainer
+        if not trainer.default_root_dir:
+            configs = cfg.get("config") or []
+            stem = Path(str(configs[0])).stem if configs else "run"
+            trainer.default_root_dir = str(new_run_folder(paths.runs_dir() / stem))
+        if trainer.logger in (None, True):
+            where = Namespace(save_dir=trainer.default_root_dir, name="", version="")
+            trainer.logger = [Namespace(class_path="multiview.run.csv_logger.ResumableCSVLogger", init_args=where),
+                              Namespace(class_path="lightning.pytorch.loggers.TensorBoardLogger", init_args=where.clone())]
+        if "weights_only" in cfg and cfg.weights_only is None:
+            cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
+        if trainer.precision is None and torch.cuda.is_available():
+            trainer.precision = "bf16-mixed"
+
+    def add_arguments_to_parser(self, parser) -> None:
+        # Sections that must agree: the audio's sample rate, where both the data and the method take one.
+        parser.link_arguments("data.init_args.sample_rate", "model.init_args.sample_rate", apply_on="parse")
+
+    def instantiate_trainer(self, **kwargs):
+        cfg = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        kwargs.setdefault("plugins", defaults.with_atomic_checkpoints(cfg["trainer"].get("plugins")))
+        self.save_config_kwargs["config_filename"] = config_name(Path(cfg["trainer"]["default_root_dir"]),
+                                                                 resuming=bool(cfg.get("ckpt_path")))
+        return super().instantiate_trainer(**kwargs)
+
+    def before_fit(self) -> None:
+        cfg = self.config_init[self.subcommand]
+        cfg["ckpt_path"] = defaults.resolve_ckpt_path(cfg.get("ckpt_path"), self.trainer)
+
+    def after_fit(self) -> None:
+        trainer = self.trainer
+        if trainer.interrupted or not trainer.is_global_zero:
+            return
+        run_dir = Path(trainer.default_root_dir)
+        metrics = read_metrics(run_dir / "metrics.json")
+        if metrics:
+            log_report(trainer, metrics, sorted(run_dir.glob("*.png")))
+        print(f"\nrun folder: {run_dir}")
+
+
+def read_metrics(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def run_lightning_cli(argv: list[str]) -> None:
+    build_cli(argv, run=True)
+
+
+def build_cli(argv: list[str], run: bool = False) -> MultiviewCLI:
+    """The CLI over ``argv``; ``run=False`` only builds the trainer, model and data (``multiview bench``)."""
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    callbacks = [ModelCheckpoint(save_last=True), *defaults.default_callbacks(), LearningRateLogger()] if run else []
+    return MultiviewCLI(
+        model_class=Method,
+        subclass_mode_model=True,
+        datamodule_class=L.LightningDataModule,
+        subclass_mode_data=True,
+        args=argv,
+        run=run,
+        save_config_kwargs={"overwrite": True},
+        trainer_defaults={"callbacks": callbacks},
+        parser_kwargs={"exit_on_error": False},
+        auto_configure_optimizers=False,
+    )

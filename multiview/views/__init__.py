@@ -1,0 +1,1 @@
+"""Views: what one modality of a sample looks like to its encoder, and every augmentation pipeline."""
