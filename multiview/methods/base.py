@@ -1,10 +1,16 @@
-"""The small base every method shares: the optimizer and its schedule, and the method contract.
+"""The one method base: the optimizer and its schedule, the views a method reads, its figures.
 
-A method subclasses :class:`Method`, builds its encoders, heads and objective in ``__init__``
-(taking ``**kwargs`` on to this base, so the optimizer knobs are declared here once and every
-recipe sets them the same way: ``--model.lr``, ``--model.optimizer`` ...), names its encoders in
-:meth:`Method.encoders`, and implements ``training_step``. Reports, evaluation and export use
-only :meth:`encoders` and :meth:`embed` (:mod:`multiview.core.contracts`).
+A method subclasses :class:`Method` (or, for one encoder on one view, :class:`OneEncoder`), builds
+its encoders and parts (:mod:`multiview.methods.parts`) in ``__init__`` (taking ``**kwargs`` on to
+this base, so the optimizer knobs are declared here once and every recipe sets them the same way:
+``--model.lr``, ``--model.optimizer`` ...), names its encoders in :meth:`Method.encoders`, and
+returns its figures from :meth:`Method.losses`: ``{"loss": total, "acc": ..., "loss_<part>": ...}``.
+The base logs every figure as ``train/<name>`` and ``val/<name>``. Reports, evaluation and export
+use only :meth:`encoders` and :meth:`embed` (:mod:`multiview.core.contracts`).
+
+Views are read from a batch through :func:`multiview.views.select.get_view`; a view asked for as
+``auto`` is resolved once, at the first batch (:meth:`Method.resolve`), and kept in the checkpoint
+(key ``"views"``), so a SimCLR trained on video frames names its encoder ``frame`` when reloaded.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import torch
 import torch.nn as nn
 
 from multiview.core.errors import UserError
-from multiview.views.channels import get_view
+from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
+from multiview.methods.parts import cosine_momentum
+from multiview.views.select import batch_size, get_view, resolve_view
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -35,16 +43,66 @@ class Method(L.LightningModule):
                  warmup_fraction: float = 0.05):
         super().__init__()
         if optimizer not in OPTIMIZERS:
-            raise ValueError(f"model.optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+            raise UserError(f"model.optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         if lr <= 0 or not math.isfinite(lr):
-            raise ValueError(f"model.lr: expected a positive finite number, got {lr}")
+            raise UserError(f"model.lr: expected a positive finite number, got {lr}")
         self.lr = lr
         self.weight_decay = weight_decay
         self.optimizer_name = optimizer
         self.warmup_fraction = warmup_fraction
         self.schedule_steps: int | None = None  # set while a fit is bounded by max_time alone
         self._estimated_steps: int | None = None
+        self.resolved_views: dict[str, str] = {}
 
+    # --- the contract -----------------------------------------------------------------------
+    def encoders(self) -> dict[str, nn.Module]:
+        """``{view name: encoder}``: every encoder this method trains (see :mod:`multiview.core.contracts`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not name its encoders")
+
+    def embed(self, batch: dict) -> dict[str, torch.Tensor]:
+        """``{view: [B, D]}``: the representation of each view of ``batch`` that the method compares
+        across views; by default each encoder's pooled output."""
+        cache: dict = {}
+        return {v: enc(get_view(batch, v, cache)) for v, enc in self.encoders().items()}
+
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``{"loss": the total to minimise, other figure: value, ...}`` of one batch; every entry is
+        logged as ``train/<name>`` (``val/<name>`` on held-out batches)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define losses()")
+
+    # --- views ------------------------------------------------------------------------------
+    def resolve(self, batch: dict, role: str, view: str) -> str:
+        """The view name ``view`` means for this method's ``role`` (e.g. its one ``"input"``):
+        resolved at the first batch that asks (``auto``: the batch's image or frame) and kept."""
+        if role not in self.resolved_views:
+            self.resolved_views[role] = resolve_view(batch, view)
+        return self.resolved_views[role]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["views"] = dict(self.resolved_views)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.resolved_views.update(checkpoint.get("views") or {})
+
+    # --- steps and figures ------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        figures = self.losses(batch, batch_idx)
+        self.log_figures("train", figures, batch_size(batch))
+        return figures["loss"]
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.log_figures("val", self.losses(batch, batch_idx), batch_size(batch))
+
+    def log_figures(self, stage: str, figures: dict, n: int) -> None:
+        """``stage/<name>`` for every figure; the loss (and an accuracy) on the progress bar."""
+        for name, value in figures.items():
+            if value is None:
+                continue
+            self.log(f"{stage}/{name}", value.detach() if torch.is_tensor(value) else float(value),
+                     prog_bar=name == "loss" or (name == "acc" and stage == "val"), batch_size=n,
+                     sync_dist=stage != "train")
+
+    # --- optimizer and schedule -------------------------------------------------------------
     def total_steps(self) -> int:
         """The schedule's length in optimizer steps: the trainer's estimate from max_epochs or
         max_steps, or, for a fit bounded only by max_time, the steps that fit in it
@@ -59,29 +117,11 @@ class Method(L.LightningModule):
             self._estimated_steps = max(1, int(estimated))
         return self._estimated_steps
 
-    def encoders(self) -> dict[str, nn.Module]:
-        """``{view name: encoder}``: every encoder this method trains (see :mod:`multiview.core.contracts`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not name its encoders")
-
-    def embed(self, batch: dict) -> dict[str, torch.Tensor]:
-        """``{view: [B, D]}``: the representation of each view of ``batch`` that the method compares
-        across views; by default each encoder's pooled output."""
-        cache: dict = {}
-        return {v: enc(get_view(batch, v, cache)) for v, enc in self.encoders().items()}
-
     def momentum_at(self, base: float) -> float:
-        """BYOL's target momentum (Grill et al. 2020, Sec. 3.2): ``1 - (1 - base) (cos(pi k / K) + 1) / 2``
-        at step ``k`` of the ``K`` training steps."""
+        """A momentum teacher's momentum at this step (:func:`~multiview.methods.parts.cosine_momentum`)."""
         if self._trainer is None:
             return base
-        total = self.total_steps()
-        return 1 - (1 - base) * (math.cos(math.pi * min(1.0, self.global_step / total)) + 1) / 2
-
-    def log_losses(self, stage: str, total: torch.Tensor, parts: dict[str, torch.Tensor], n: int) -> None:
-        """``stage/loss`` and one ``stage/loss_<part>`` per named part of it."""
-        self.log(f"{stage}/loss", total, prog_bar=True, batch_size=n)
-        for name, value in parts.items():
-            self.log(f"{stage}/loss_{name}", value, batch_size=n)
+        return cosine_momentum(base, self.global_step, self.total_steps())
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -101,3 +141,45 @@ class Method(L.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class OneEncoder(Method):
+    """The thin layer for methods that train one encoder on one view of each sample.
+
+    Args:
+        encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}`` (audio: ``logmel_resnet``).
+        view: the view the encoder reads: "image", "frame", "audio", or "auto" (the picture the
+            training batches hold: "image" from an image folder, "frame" from video).
+        sample_rate: of the waveforms, Hz, for an audio view's log-mel front end.
+        **kwargs: optimizer knobs of :class:`Method` (lr, weight_decay, ...).
+    """
+
+    views: tuple[str, ...] = ("auto", "image", "frame")
+    in_channels = 3
+
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", sample_rate: int = 16000,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if view not in self.views:
+            raise UserError(f"model.view: expected one of {', '.join(self.views)}, got {view!r}")
+        self.view = view
+        try:
+            if view == "audio":
+                self.encoder = build(as_spec(encoder, {"name": "logmel_resnet"}), sample_rate=sample_rate)
+            else:
+                self.encoder = build(plain(encoder) or EncoderSpec(), self.in_channels)
+        except (ValueError, TypeError) as e:
+            raise UserError(f"model.encoder: {e}") from None
+
+    @property
+    def view_name(self) -> str:
+        """The encoder's view: as resolved from the training data (``auto``), else as asked."""
+        return self.resolved_views.get("input", "image" if self.view == "auto" else self.view)
+
+    def encoders(self) -> dict[str, nn.Module]:
+        return {self.view_name: self.encoder}
+
+    def inputs(self, batch: dict, clips: bool = False) -> torch.Tensor:
+        """The encoder's input of ``batch``: images ``[B, 3, H, W]`` (a clip's first frame), whole
+        clips ``[B, T, 3, H, W]`` where ``clips`` and the batch has them, or waveforms ``[B, S]``."""
+        return get_view(batch, self.resolve(batch, "input", self.view), clips=clips)

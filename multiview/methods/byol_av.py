@@ -20,7 +20,7 @@ from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import Method
 from multiview.methods.ssl import ema_, frozen_copy, mlp
 from multiview.objectives.predictive import byol_loss
-from multiview.views.channels import get_view, view_channels
+from multiview.views.select import get_view, view_channels
 
 DEFAULT_ENCODERS = {"frame": EncoderSpec(width=16), "audio": EncoderSpec("logmel_resnet", width=16)}
 

@@ -18,7 +18,7 @@ from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import Method
 from multiview.objectives.infonce import multiview_info_nce, view_pairs
 from multiview.objectives.memory_bank import MemoryBankNCE
-from multiview.views.channels import get_view, view_channels
+from multiview.views.select import get_view, view_channels
 
 DEFAULT_ENCODERS = {"L": EncoderSpec(width=16), "ab": EncoderSpec(width=16),
                     "audio": EncoderSpec("logmel_resnet"), "caption": EncoderSpec("word_bag")}

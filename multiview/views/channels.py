@@ -1,11 +1,5 @@
-"""Views: what one modality of a sample looks like to its encoder.
-
-A view is named in a recipe and read from a batch by :func:`get_view`. Image batches give the
-colour views of Tian et al. 2020 (Sec. 4.1): ``L`` (lightness) and ``ab`` (colour) of the CIE
-L*a*b* conversion, computed in torch on the batch (on the GPU where there is one). Video batches
-give ``frame``, ``audio`` (waveform) and ``caption`` (list of strings); clips of two or more
-frames (``"frames"``, ``[B, T, 3, H, W]``) give each clip's first frame as the ``frame`` view.
-"""
+"""The colour views of Tian et al. 2020 (Sec. 4.1): ``L`` (lightness) and ``ab`` (colour) of the
+CIE L*a*b* conversion, computed in torch on the batch (on the GPU where there is one)."""
 
 from __future__ import annotations
 
@@ -19,9 +13,6 @@ _WHITE = torch.tensor([0.950456, 1.0, 1.088754])
 # Per-channel centre and half-range of L*a*b* over the sRGB gamut, as in the CMC release.
 LAB_MEAN = (50.0, 6.025, -6.6895)
 LAB_STD = (50.0, 92.208, 101.1675)
-
-VIEW_SOURCES = {"L": "image", "ab": "image", "rgb": "image", "image": "image", "frame": "frame",
-                "audio": "audio", "caption": "caption"}
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -43,24 +34,3 @@ def normalized_lab(rgb: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(LAB_MEAN, device=lab.device).view(1, 3, 1, 1)
     std = torch.tensor(LAB_STD, device=lab.device).view(1, 3, 1, 1)
     return (lab - mean) / std
-
-
-def view_channels(name: str) -> int:
-    return {"L": 1, "ab": 2}.get(name, 3)
-
-
-def get_view(batch: dict, name: str, cache: dict | None = None):
-    """The tensor (or list of strings) that view ``name`` feeds its encoder."""
-    if name not in VIEW_SOURCES:
-        raise KeyError(f"view {name!r}: expected one of {', '.join(VIEW_SOURCES)}")
-    source = VIEW_SOURCES[name]
-    if source == "frame" and "frame" not in batch and "frames" in batch:
-        return batch["frames"][:, 0]  # clips of T > 1 frames, [B, T, 3, H, W]: the first frame
-    if source not in batch:
-        raise KeyError(f"view {name!r} needs batch key {source!r}; the batch has {', '.join(batch)}")
-    if name in ("L", "ab"):
-        cache = {} if cache is None else cache
-        if "lab" not in cache:
-            cache["lab"] = normalized_lab(batch["image"])
-        return cache["lab"][:, :1] if name == "L" else cache["lab"][:, 1:]
-    return batch[source]

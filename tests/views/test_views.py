@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from multiview.views.channels import get_view, normalized_lab, rgb_to_lab
+from multiview.views.channels import normalized_lab, rgb_to_lab
+from multiview.core.errors import UserError
+from multiview.views.select import get_view
 
 # Reference L*a*b* (D65) of the sRGB primaries and greys, from the CIE formulas.
 KNOWN = [
@@ -34,7 +36,7 @@ def test_lab_views_split_channels_and_normalise():
 
 
 def test_unknown_view_names_the_choices():
-    with pytest.raises(KeyError, match="expected one of"):
+    with pytest.raises(UserError, match="expected one of"):
         get_view({"image": torch.zeros(1, 3, 2, 2)}, "depth")
-    with pytest.raises(KeyError, match="needs batch key 'audio'"):
+    with pytest.raises(UserError, match="needs batch key 'audio'"):
         get_view({"image": torch.zeros(1, 3, 2, 2)}, "audio")

@@ -74,6 +74,13 @@ def linked_from_data(cfg: dict) -> dict:
 
 
 def read_state(path: Path) -> dict:
+    """The ``state_dict`` of a weights-only checkpoint or state_dict file."""
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict]:
+    """``(state_dict, views)``: a weights-only checkpoint's weights and the views its method
+    resolved while training (``Method.resolved_views``; empty for a plain state_dict)."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for unreadable or unsafe files
@@ -82,7 +89,9 @@ def read_state(path: Path) -> dict:
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise UserError(f"{path}: expected a state_dict (name -> tensor) or a Lightning checkpoint")
-    return state
+    views = obj.get("views") if "state_dict" in obj else None
+    views = {str(k): str(v) for k, v in views.items()} if isinstance(views, dict) else {}
+    return state, views
 
 
 def load_model(path: str | Path) -> nn.Module:
@@ -93,7 +102,10 @@ def load_model(path: str | Path) -> nn.Module:
     run, ckpt = find_run(path)
     cfg = read_config(run)
     model = instantiate(cfg["model"], f"{run / 'config.yaml'} model", linked_from_data(cfg))
-    missing, unexpected = model.load_state_dict(read_state(ckpt), strict=False)
+    state, views = read_checkpoint(ckpt)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if hasattr(model, "resolved_views"):
+        model.resolved_views.update(views)
     if missing or unexpected:
         raise UserError(f"{ckpt}: does not match {type(model).__name__} "
                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
@@ -102,7 +114,7 @@ def load_model(path: str | Path) -> nn.Module:
 
 class ViewAdapter(nn.Module):
     """An encoder of a derived image view (``L``, ``ab``, ...) that takes RGB images in [0, 1]:
-    the view is computed from the image (:func:`multiview.views.channels.get_view`) before encoding."""
+    the view is computed from the image (:func:`multiview.views.select.get_view`) before encoding."""
 
     modality = "frame"
 
@@ -112,7 +124,7 @@ class ViewAdapter(nn.Module):
         self.out_dim = encoder.out_dim
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        from multiview.views.channels import get_view
+        from multiview.views.select import get_view
 
         return self.encoder.features(get_view({"image": x}, self.view))
 

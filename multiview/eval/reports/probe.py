@@ -12,7 +12,7 @@ from multiview.eval.core.embed import batch_to, embed_loader, random_init
 from multiview.eval.core.features import device_of
 from multiview.eval.metrics.linear import probe_top1
 from multiview.eval.reports.base import Report
-from multiview.views.channels import get_view
+from multiview.views.select import get_view
 
 
 def probe_loaders(datamodule) -> tuple:

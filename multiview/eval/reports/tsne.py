@@ -10,7 +10,7 @@ from multiview.eval.core.features import device_of
 from multiview.eval.core.plots import plot_maps
 from multiview.eval.metrics.maps import neighbour_agreement, tsne_2d
 from multiview.eval.reports.base import Report
-from multiview.views.channels import get_view
+from multiview.views.select import get_view
 
 
 class TSNEReport(Report):
