@@ -20,15 +20,17 @@ import re
 import sys
 from pathlib import Path
 
+from PIL.Image import DecompressionBombError
+
 from multiview.cli.commands import GROUPS, listing
 from multiview.core.errors import UserError
 from multiview.cli.terminal import quiet_third_party, take_verbose
 from multiview.run import status as run_status
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
-# Faults of user files that a reader did not name more precisely: still one line, not a traceback.
-USER_FAULTS = ("ValueError", "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "PermissionError",
-               "EOFError", "BadGzipFile", "UnicodeDecodeError", "DecompressionBombError")
+# What a third-party reader raises on a bad user file that our code did not name as a UserError
+# (gzip's BadGzipFile is an OSError, UnicodeDecodeError a ValueError): still one line, not a traceback.
+READER_FAULTS = (ValueError, OSError, EOFError, DecompressionBombError)
 TOP_COMMANDS = ("export", "runs", "bench")
 
 
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in GROUPS:
             return _run_tool(argv[0], argv[1:])
         if argv and argv[0] in TOP_COMMANDS:
-            return int(importlib.import_module(f"multiview.{argv[0]}").main(argv[1:]) or 0)
+            return int(importlib.import_module(f"multiview.cli.{argv[0]}").main(argv[1:]) or 0)
         if not argv or argv[0] in ("-h", "--help", "help"):
             print(USAGE)
             return 0
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(e, ArgumentError):
             return _fail(_short_parser_error(str(e)))
-        if type(e).__name__ in USER_FAULTS and os.environ.get("MULTIVIEW_DEBUG") != "1":
+        if isinstance(e, READER_FAULTS) and os.environ.get("MULTIVIEW_DEBUG") != "1":
             return _fail(f"{type(e).__name__}: {e}")
         raise
 
