@@ -1,4 +1,4 @@
-"""Augmented views of a batch, made on the batch's device and seeded by the training step.
+"""Augmented views of a batch, made on the batch's device, each sample seeded by (seed, step, index).
 
 The views floor (beside :mod:`multiview.views.channels`): what a contrastive or predictive method sees of
 one sample twice. Images and frames get SimCLR's pipeline (Chen et al. 2020, Appendix A): random
@@ -11,28 +11,31 @@ random crops of one waveform (COLA, Saeed et al. 2021; BYOL-A, Niizumi et al. 20
 a random speed, with a random gain and mixed with another sound of the batch
 (:class:`AudioAugment`); clips of two or more frames give two moments of one clip.
 
-Every random number comes from a generator seeded by ``(seed, step, stream)``, so a run, and a
-run resumed from a checkpoint, sees the same views.
+Every random number of sample ``i`` comes from ``(seed, global step, i's place in the global batch,
+stream)`` (:mod:`multiview.views.seeding`), so a run resumed from a checkpoint sees exactly the
+views an unbroken run sees. Methods get their views through :func:`augment_view` and
+:func:`two_views`, the one path every contrastive and predictive method shares.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
+from multiview.views.seeding import as_draws, generator, global_index, sample_draws, view_step
+
+__all__ = ["Augment", "AudioAugment", "ImageAugment", "augment_view", "generator", "moments", "two_views",
+           "view_step"]
+
 _GRAY = (0.299, 0.587, 0.114)
 
 
-def generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
-    """A CPU generator for ``(seed, step, stream)``; streams tell views and ranks apart."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 1009 + stream)
-
-
-def _uniform(g: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(n, generator=g)
+def _uniform(u: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return lo + (hi - lo) * u
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
@@ -95,27 +98,30 @@ class ImageAugment:
     blur_p: float = 0.0
     blur_sigma: tuple[float, float] = (0.1, 2.0)
 
-    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    draws = 13  # uniforms per sample
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator | torch.Tensor) -> torch.Tensor:
+        """The view of ``x``; ``g``: per-sample uniforms ``[B, draws]`` (:func:`augment_view`) or a generator."""
         b, dev = x.shape[0], x.device
+        u = as_draws(g, b, self.draws).unbind(1)
         x = x.float()
         size = self.size or x.shape[-1]
-        area = _uniform(g, b, *self.scale)
-        log_r = _uniform(g, b, math.log(self.ratio[0]), math.log(self.ratio[1]))
+        area = _uniform(u[0], *self.scale)
+        log_r = _uniform(u[1], math.log(self.ratio[0]), math.log(self.ratio[1]))
         w = (area * log_r.exp()).sqrt().clamp(max=1.0)
         h = (area / log_r.exp()).sqrt().clamp(max=1.0)
-        cx, cy = (2 * torch.rand(b, generator=g) - 1) * (1 - w), (2 * torch.rand(b, generator=g) - 1) * (1 - h)
-        flip = torch.where(torch.rand(b, generator=g) < self.flip, -1.0, 1.0)
+        cx, cy = (2 * u[2] - 1) * (1 - w), (2 * u[3] - 1) * (1 - h)
+        flip = torch.where(u[4] < self.flip, -1.0, 1.0)
         theta = torch.zeros(b, 2, 3)
         theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = w * flip, cx, h, cy
         grid = F.affine_grid(theta.to(dev), [b, 3, size, size], align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
         bri, con, sat, hue = self.jitter
-        factors = [_uniform(g, b, max(0.0, 1 - s), 1 + s) for s in (bri, con, sat)] + [_uniform(g, b, -hue, hue)]
-        on = (torch.rand(b, generator=g) < self.jitter_p).to(dev)
-        gray_on = (torch.rand(b, generator=g) < self.gray_p).to(dev)
-        blur_on = (torch.rand(b, generator=g) < self.blur_p).to(dev)
-        sigma = _uniform(g, b, *self.blur_sigma)
+        factors = [_uniform(u[5 + k], max(0.0, 1 - s), 1 + s) for k, s in enumerate((bri, con, sat))]
+        factors.append(_uniform(u[8], -hue, hue))
+        on, gray_on, blur_on = ((u[k] < p).to(dev) for k, p in ((9, self.jitter_p), (10, self.gray_p), (11, self.blur_p)))
+        sigma = _uniform(u[12], *self.blur_sigma)
         f_b, f_c, f_s, f_h = (f.to(dev) for f in factors)
         y = _blend(x, torch.zeros_like(x), f_b)
         y = _blend(y, _gray(y).mean((1, 2, 3), keepdim=True).expand_as(y), f_c)
@@ -169,22 +175,66 @@ class AudioAugment:
         if not 0 <= self.mix < 1:
             raise ValueError(f"augment.mix: expected a share in [0, 1), got {self.mix}")
 
-    def __call__(self, wave: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    draws = 5  # uniforms per sample
+
+    def __call__(self, wave: torch.Tensor, g: torch.Generator | torch.Tensor) -> torch.Tensor:
+        """The view of ``wave``; ``g``: per-sample uniforms ``[B, draws]`` (:func:`augment_view`) or a generator."""
         b, n = wave.shape
         dev = wave.device
+        u = as_draws(g, b, self.draws).unbind(1)
         out = max(1, int(round(self.crop * n)))
-        factor = _uniform(g, b, *self.speed)
+        factor = _uniform(u[0], *self.speed)
         room = ((n - 1) - (out - 1) * factor).clamp_min(0)
-        start = torch.rand(b, generator=g) * room
+        start = u[1] * room
         pos = (start[:, None] + factor[:, None] * torch.arange(out)).clamp(max=n - 1).to(dev)
         lo = pos.floor().long()
         frac = (pos - lo).to(wave.dtype)
         x = wave.gather(1, lo) * (1 - frac) + wave.gather(1, (lo + 1).clamp(max=n - 1)) * frac
-        gain = 10 ** (_uniform(g, b, -self.gain_db, self.gain_db) / 20)
-        share = _uniform(g, b, 0.0, self.mix)
-        other = torch.randperm(b, generator=g)
+        gain = 10 ** (_uniform(u[2], -self.gain_db, self.gain_db) / 20)
+        share = _uniform(u[3], 0.0, self.mix)
+        # another sample of the batch, never itself: one of the b - 1 others, drawn per sample
+        other = (u[4] * max(1, b - 1)).long().clamp(max=max(0, b - 2))
+        other = other + (other >= torch.arange(b)).long()
         x = x * gain.to(x).view(-1, 1)
         if self.mix > 0 and b > 1:
             share = share.to(x).view(-1, 1)
             x = (1 - share) * x + share * x[other.to(dev)]
         return x
+
+
+class Augment(Protocol):
+    """What :func:`augment_view` runs: a pipeline reading ``draws`` uniforms per sample."""
+
+    draws: int
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator | torch.Tensor) -> torch.Tensor: ...
+
+
+def augment_view(augment: Augment, x: torch.Tensor, seed: int, step: int, rank: int = 0,
+                 stream: int = 0) -> torch.Tensor:
+    """One augmented view of every sample of ``x`` (``[B, 3, H, W]`` images or ``[B, S]`` sounds).
+
+    Sample ``i`` of rank ``rank``'s batch draws from ``(seed, step, rank * B + i, stream)`` alone
+    (:func:`~multiview.views.seeding.sample_draws`), so a resumed run sees exactly the views an
+    unbroken one sees. ``step``: the global step (``(step, rank) =``
+    :func:`~multiview.views.seeding.view_step` ``(module, batch_idx)`` in a LightningModule);
+    ``stream``: which view (0 and 1 for a pair, 2, 3, ... for further crops).
+    """
+    draws = sample_draws(seed, step, global_index(len(x), rank), stream, augment.draws)
+    return augment(x, draws)
+
+
+def two_views(augment: Augment, x: torch.Tensor, seed: int, step: int,
+              rank: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two augmented views of every sample of ``x``: streams 0 and 1 of :func:`augment_view`, of
+    the same image (or sound) twice, or of two moments (first and last frame) of a clip
+    ``[B, T, 3, H, W]`` (:func:`moments`). The pair SimCLR, MoCo, BYOL, SimSiam, DINO, instance
+    discrimination, VICReg and Barlow Twins train on.
+
+    Example, in a method's ``losses(batch, batch_idx)``::
+
+        step, rank = view_step(self, batch_idx)
+        x1, x2 = two_views(self.augment, self.inputs(batch, clips=True), self.aug_seed, step, rank)
+    """
+    a, b = moments(x)
+    return augment_view(augment, a, seed, step, rank, 0), augment_view(augment, b, seed, step, rank, 1)

@@ -1,17 +1,14 @@
-"""The device-side pipeline pieces: batch augmentation, audio features, compile switch."""
+"""The device-side pipeline pieces: batch augmentation (multiview.views.frames), audio features,
+compile switch (multiview.methods.pipeline)."""
 
 from __future__ import annotations
 
 import torch
 
 from multiview.encoders.audio import LogMel
-from multiview.methods.pipeline import (
-    BatchAugment,
-    Compile,
-    audio_features,
-    augment_frames,
-)
+from multiview.methods.pipeline import Compile, audio_features
 from multiview.objectives.sound_texture import SoundTexture
+from multiview.views.frames import BatchAugment, augment_frames
 
 
 def _ramp(b=4, h=12, w=16):
@@ -52,12 +49,31 @@ def test_audio_features_match_the_encoder_front_end_and_texture_module():
 
 def test_batch_augment_callback_changes_frames_in_the_batch():
     class T:
-        global_rank = 0
+        global_rank, global_step = 0, 3
 
     batch = {"frame": _ramp(), "audio": torch.zeros(4, 10)}
     before = batch["frame"].clone()
     BatchAugment().on_train_batch_start(T(), None, batch, 0)
     assert batch["frame"].shape == before.shape and not torch.equal(batch["frame"], before)
+    again = {"frame": before.clone()}
+    BatchAugment().on_train_batch_start(T(), None, again, 0)  # a fresh callback (a resumed run): same frames
+    assert torch.equal(again["frame"], batch["frame"])
+
+
+def test_batch_augment_draws_each_sample_from_its_place_and_step():
+    class T:
+        global_rank, global_step = 0, 3
+
+    x = torch.rand(4, 3, 8, 8)
+    whole, half = {"frame": x.clone()}, {"frame": x[2:].clone()}
+    BatchAugment().on_train_batch_start(T(), None, whole, 0)
+    T.global_rank = 1  # rank 1's batch of 2 holds the global batch's samples 2 and 3
+    BatchAugment().on_train_batch_start(T(), None, half, 0)
+    assert torch.allclose(whole["frame"][2:], half["frame"], atol=1e-6)
+    T.global_step = 4
+    later = {"frame": x[2:].clone()}
+    BatchAugment().on_train_batch_start(T(), None, later, 0)
+    assert not torch.equal(later["frame"], half["frame"])
 
 
 def test_compile_keeps_outputs_and_state_dict_names():
