@@ -26,10 +26,11 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from multiview.core.errors import UserError
 from multiview.views.seeding import as_draws, generator, global_index, sample_draws, view_step
 
-__all__ = ["Augment", "AudioAugment", "ImageAugment", "augment_view", "generator", "moments", "two_views",
-           "view_step"]
+__all__ = ["Augment", "AudioAugment", "ImageAugment", "augment_view", "generator", "moments", "pipeline_for",
+           "two_views", "view_step"]
 
 _GRAY = (0.299, 0.587, 0.114)
 
@@ -169,11 +170,11 @@ class AudioAugment:
 
     def __post_init__(self):
         if not 0 < self.crop <= 1:
-            raise ValueError(f"augment.crop: expected a fraction in (0, 1], got {self.crop}")
+            raise UserError(f"model.augment.crop: expected a fraction in (0, 1], got {self.crop}")
         if not 0 < self.speed[0] <= self.speed[1]:
-            raise ValueError(f"augment.speed: expected 0 < low <= high, got {list(self.speed)}")
+            raise UserError(f"model.augment.speed: expected 0 < low <= high, got {list(self.speed)}")
         if not 0 <= self.mix < 1:
-            raise ValueError(f"augment.mix: expected a share in [0, 1), got {self.mix}")
+            raise UserError(f"model.augment.mix: expected a share in [0, 1), got {self.mix}")
 
     draws = 5  # uniforms per sample
 
@@ -200,6 +201,16 @@ class AudioAugment:
             share = share.to(x).view(-1, 1)
             x = (1 - share) * x + share * x[other.to(dev)]
         return x
+
+
+def pipeline_for(view: str, fields: dict | None = None) -> ImageAugment | AudioAugment:
+    """The pipeline of a method's ``view``: :class:`AudioAugment` for ``audio``, else
+    :class:`ImageAugment`, with the recipe's ``model.augment`` fields."""
+    kind = AudioAugment if view == "audio" else ImageAugment
+    try:
+        return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in (fields or {}).items()})
+    except TypeError as e:
+        raise UserError(f"model.augment: {e} (fields of {kind.__name__})") from None
 
 
 class Augment(Protocol):

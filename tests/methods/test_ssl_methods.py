@@ -4,6 +4,7 @@ method names its online encoder, a step moves teachers and queues, and the state
 import pytest
 import torch
 
+from multiview.core.errors import UserError
 from multiview.views.augment import ImageAugment, generator, moments
 from multiview.methods.byol import BYOL, SimSiam
 from multiview.methods.byol_av import CrossModalBYOL
@@ -84,7 +85,7 @@ def test_methods_on_sounds_train_an_audio_encoder(name):
     assert torch.isfinite(loss) and list(model.encoders()) == ["audio"]
     assert model.encoder.logmel.mel.sample_rate == 8000
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
-    with pytest.raises(KeyError, match="audio"):
+    with pytest.raises(UserError, match="audio"):
         model.training_step({"frame": torch.rand(4, 3, 16, 16)}, 0)
 
 
