@@ -25,12 +25,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from multiview.core.io import write_json
+from multiview.data.splits import split_records
 from multiview.data.video import shards
 from multiview.data.video.clips import ClipDataset
-from multiview.data.video.datamodule import split_records
 from multiview.data.video.index import load_index
 from multiview.data.video.shard_stream import ShardDataset, ShardLoader, collate
-from multiview.core.io import write_json
 
 
 def shard_rate(folder: str, batch: int, min_samples: int) -> tuple[float, int]:
@@ -48,9 +48,7 @@ def shard_rate(folder: str, batch: int, min_samples: int) -> tuple[float, int]:
 
 def decode_rate(index: str, spec: shards.ShardSpec, clips: int) -> tuple[float, int]:
     train, _ = split_records(load_index(index), spec.val_fraction)
-    ds = ClipDataset(train, frames=spec.frames, fps=spec.fps, frame_size=spec.frame_size,
-                     sample_rate=spec.sample_rate, audio_seconds=spec.audio_seconds,
-                     clips_per_video=spec.clips_per_video, positions=spec.positions, no_audio=spec.no_audio)
+    ds = ClipDataset(train, spec.clip, clips_per_video=spec.clips_per_video, positions=spec.positions)
     picks = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:clips + 1].tolist()
     ds[picks[0]]
     start = time.perf_counter()

@@ -19,10 +19,11 @@ from multiprocessing import get_context
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.data.video import decode
-from multiview.data.video.clips import ClipDataset, ClipSampler
-from multiview.data.video.index import load_index
 from multiview.core.io import write_json
+from multiview.data.loader import EpochSampler
+from multiview.data.video import decode
+from multiview.data.video.clips import ClipDataset
+from multiview.data.video.index import load_index
 
 SETTINGS = dict(frame_size=64, sample_rate=16000, audio_seconds=1.0, no_audio="silence", seed=0)
 
@@ -113,7 +114,7 @@ def rss_run(ds: ClipDataset, workers: int, clips: int, batch_size: int) -> dict:
     thread.start()
     epoch = 0
     while seen < clips:
-        sampler = ClipSampler(len(ds), seed=0)
+        sampler = EpochSampler(len(ds), seed=0)
         sampler.set_epoch(epoch)
         for batch in loader(ds, workers, batch_size, sampler):
             seen += len(batch["index"])

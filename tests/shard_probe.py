@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from multiview.data.video.datamodule import VideoFolderDataModule
+from multiview.data.video.shard_stream import ShardDataModule
 from multiview.objectives.infonce import multiview_info_nce, view_pairs
 from multiview.objectives.memory_bank import MemoryBankNCE
 
@@ -64,9 +64,8 @@ class ShardProbe(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.0)
 
 
-def data(shards: str, batch_size: int, workers: int = 0) -> VideoFolderDataModule:
-    return VideoFolderDataModule(shards=shards, frame_size=16, batch_size=batch_size, num_workers=workers,
-                                 seed=5)
+def data(shards: str, batch_size: int, workers: int = 0) -> ShardDataModule:
+    return ShardDataModule(shards=shards, frame_size=16, batch_size=batch_size, num_workers=workers, seed=5)
 
 
 def main() -> None:

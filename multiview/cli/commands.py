@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from multiview.eval.commands import EVAL, Command
 
-
 DATA = {
-    "index": Command("multiview.data.video.index", "list the usable videos of a folder (probed in parallel, with labels, captions and a rejection report)"),
-    "ambient_targets": Command("multiview.objectives.ambient_corpus", "fit ambient-sound targets (PCA + k-means) on a video folder"),
-    "audio_folder": Command("multiview.data.audio.audio_folder", "print the classes, speakers and splits of a labelled audio folder"),
-    "shard": Command("multiview.data.video.shard", "cut an index's videos into litdata shards of frames (JPEG), sound and labels"),
-    "text": Command("multiview.data.text.corpus", "prepare and encode a text corpus once; print its figures"),
+    "index": Command("multiview.cli.data.index",
+                     "list the usable videos of a folder (probed in parallel, with labels, captions "
+                     "and a rejection report)"),
+    "ambient_targets": Command("multiview.cli.data.ambient_targets",
+                               "fit ambient-sound targets (PCA + k-means) on a video folder"),
+    "audio_folder": Command("multiview.cli.data.audio_folder",
+                            "print the classes, speakers and splits of a labelled audio folder"),
+    "shard": Command("multiview.cli.data.shard",
+                     "cut an index's videos into litdata shards of frames (JPEG), sound and labels"),
+    "text": Command("multiview.cli.data.text", "prepare and encode a text corpus once; print its figures"),
 }
 
 

@@ -2,7 +2,8 @@
 
 :class:`EpochSampler` draws one seeded permutation per epoch and tags each index with its epoch
 (``epoch * n + i``), so what a sample looks like depends only on ``(seed, epoch, i)``, not on the
-worker count. :class:`ResumableBatches` lets a data module record in each checkpoint how far
+worker count; it is the one sampler of every data module here (images, audio, video clips).
+:class:`ResumableBatches` lets a data module record in each checkpoint how far
 into the epoch the trainer got and, once restored, start the epoch there.
 """
 
@@ -66,14 +67,15 @@ class ResumableBatches:
     _train_sampler: EpochSampler | None = None
     _resume_at: tuple[int, int] | None = None
 
-    def make_loader(self, dataset, train: bool) -> DataLoader:
+    def make_loader(self, dataset, train: bool, **options) -> DataLoader:
         """Training: resumable, seeded per epoch, whole batches. Evaluation: in order.
 
-        Uses the data module's ``batch_size``, ``num_workers`` and ``seed``.
+        Uses the data module's ``batch_size``, ``num_workers`` and ``seed``; ``options`` go to the
+        ``DataLoader`` as they are (``pin_memory``, ``multiprocessing_context``, ...).
         """
         common = dict(batch_size=self.batch_size, num_workers=self.num_workers,
                       persistent_workers=self.num_workers > 0,
-                      worker_init_fn=worker_ignores_sigterm if self.num_workers > 0 else None)
+                      worker_init_fn=worker_ignores_sigterm if self.num_workers > 0 else None, **options)
         if not train:
             return DataLoader(dataset, **common)
         self._train_sampler = EpochSampler(len(dataset), self.seed)

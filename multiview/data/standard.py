@@ -157,7 +157,8 @@ def esc50(root: Path, sample_rate: int) -> dict[str, AudioClips]:
         rows = list(csv.DictReader(meta.open(newline="")))
         items = [(base / "audio" / r["filename"], int(r["fold"]), int(r["target"]), r["category"]) for r in rows]
     except (OSError, KeyError, ValueError) as e:
-        raise UserError(f"--data esc50: {meta}: expected the published CSV (filename, fold, target, category; {e})") from None
+        raise UserError(f"--data esc50: {meta}: expected the published CSV "
+                        f"(filename, fold, target, category; {e})") from None
     names = dict(sorted({(t, c) for _, _, t, c in items}))
     classes = [names.get(t, str(t)) for t in range(max(names) + 1)]
     fold_of = {"train": (1, 2, 3), "val": (4,), "test": (5,)}

@@ -1,12 +1,14 @@
-"""``multiview data ambient_targets FOLDER --out TARGETS``: fit ambient-sound targets on a video folder.
+"""Ambient-sound targets fitted on a video folder.
 
-Every video with sound under ``FOLDER`` is cut into windows of ``--window`` seconds (3.75 s in
-Owens et al. 2016) every ``--hop`` seconds; each window's sound-texture statistics
+The command is ``multiview data ambient_targets`` (:mod:`multiview.cli.data.ambient_targets`).
+
+Every video with sound under a folder is cut into windows of ``window`` seconds (3.75 s in
+Owens et al. 2016) every ``hop`` seconds; each window's sound-texture statistics
 (:mod:`multiview.objectives.sound_texture`) are computed in batches, and PCA + k-means (or the
 sign-of-PCA binary code) is fitted on them (:mod:`multiview.objectives.ambient_targets`). The
 fitted targets are saved as tensors; the method loads them with ``targets_path``.
 
-When ``labels.tsv`` (file, label) sits beside the videos, ``--report JSON`` also scores how well
+When ``labels.tsv`` (file, label) sits beside the videos, :func:`agreement_report` scores how well
 the clusters group windows of like sound: adjusted mutual information between cluster and label,
 against two nulls: random assignment with the same cluster sizes, and a null that keeps every
 clip's windows together but sends whole clips to random clusters (which is what a clustering that
@@ -15,7 +17,6 @@ only recognised individual clips would score).
 
 from __future__ import annotations
 
-import argparse
 import os
 import warnings
 from pathlib import Path
@@ -23,12 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from multiview.core.errors import UserError
 from multiview.data.video import decode
 from multiview.data.video.annotations import read_tsv
 from multiview.data.video.index import VIDEO_EXTENSIONS
-from multiview.core.errors import UserError
-from multiview.core.io import write_json
-from multiview.objectives.ambient_targets import MODES, AmbientTargets
+from multiview.objectives.ambient_targets import AmbientTargets
 from multiview.objectives.sound_texture import SoundTexture
 
 
@@ -99,48 +99,40 @@ def cluster_label_agreement(clusters: np.ndarray, labels: np.ndarray, owners: np
             "ami_clip_null_p": float((1 + (clip_level >= observed).sum()) / (1 + draws))}
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="multiview data ambient_targets", description=__doc__.splitlines()[0])
-    ap.add_argument("folder", type=Path)
-    ap.add_argument("--out", type=Path, required=True, help="where to save the fitted targets (.pt)")
-    ap.add_argument("--mode", choices=MODES, default="clusters")
-    ap.add_argument("--k", type=int, default=30, help="number of clusters")
-    ap.add_argument("--n-bits", type=int, default=30, help="bits of the binary code (--mode binary)")
-    ap.add_argument("--n-components", type=int, default=32, help="PCA dimensions before k-means")
-    ap.add_argument("--window", type=float, default=3.75, help="seconds of sound per target")
-    ap.add_argument("--hop", type=float, default=1.875, help="seconds between windows")
-    ap.add_argument("--sample-rate", type=int, default=16000)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--report", type=Path, help="JSON with cluster/label agreement (needs labels.tsv)")
-    args = ap.parse_args(argv)
-    if not args.folder.is_dir():
-        raise UserError(f"{args.folder}: expected a folder of videos")
-    texture = SoundTexture(args.sample_rate)
-    stats, owners, files = folder_statistics(args.folder, texture, args.window, args.hop, device=args.device)
-    targets = AmbientTargets.fit(stats.to(args.device), k=args.k, mode=args.mode, n_bits=args.n_bits,
-                                 n_components=args.n_components, seed=args.seed)
-    targets.save(args.out)
-    print(f"{len(files)} clips, {len(stats)} windows of {args.window:g} s, {stats.shape[1]} statistics; "
-          f"{args.mode} targets ({targets.n_classes}) saved to {args.out}")
-    if args.report:
-        labels_path = args.folder / "labels.tsv"
-        if not labels_path.exists():
-            raise UserError(f"--report: {labels_path} not found; agreement needs labels (file, label)")
-        names = {k: e["label"] for k, e in read_tsv(labels_path)[0].items() if "label" in e}
-        rel = [os.path.normpath(f) for f in files]
-        has = np.array([r in names for r in rel])
-        vocab = sorted({names[r] for r in rel if r in names})
-        clip_label = np.array([vocab.index(names[r]) if r in names else -1 for r in rel])
-        keep = has[owners.numpy()]
-        assigned = targets.assign(stats).numpy()
-        if targets.mode == "binary":
-            assigned = assigned.astype(np.int64) @ (1 << np.arange(assigned.shape[1]))
-            assigned = np.unique(assigned, return_inverse=True)[1]
-        result = {"clips": len(files), "windows": int(keep.sum()), "labels": len(vocab),
-                  "k": int(assigned.max()) + 1, "mode": targets.mode, "window_s": args.window}
-        result.update(cluster_label_agreement(assigned[keep], clip_label[owners.numpy()][keep],
-                                              owners.numpy()[keep], seed=args.seed))
-        write_json(args.report, result)
-        print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
-    return 0
+def fit_folder(folder: Path, mode: str = "clusters", k: int = 30, n_bits: int = 30, n_components: int = 32,
+               window: float = 3.75, hop: float = 1.875, sample_rate: int = 16000, device: str = "cpu",
+               seed: int = 0) -> tuple[AmbientTargets, torch.Tensor, torch.Tensor, list[str]]:
+    """Targets fitted on every window of every video with sound under ``folder``, with the
+    windows' statistics, their clip indices and the clips' paths (:func:`folder_statistics`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: expected a folder of videos")
+    texture = SoundTexture(sample_rate)
+    stats, owners, files = folder_statistics(folder, texture, window, hop, device=device)
+    targets = AmbientTargets.fit(stats.to(device), k=k, mode=mode, n_bits=n_bits,
+                                 n_components=n_components, seed=seed)
+    return targets, stats, owners, files
+
+
+def agreement_report(folder: Path, targets: AmbientTargets, stats: torch.Tensor, owners: torch.Tensor,
+                     files: list[str], window: float, seed: int = 0) -> dict:
+    """How well the targets group windows of like sound, scored against ``folder/labels.tsv``
+    (:func:`cluster_label_agreement`)."""
+    labels_path = Path(folder) / "labels.tsv"
+    if not labels_path.exists():
+        raise UserError(f"--report: {labels_path} not found; agreement needs labels (file, label)")
+    names = {k: e["label"] for k, e in read_tsv(labels_path)[0].items() if "label" in e}
+    rel = [os.path.normpath(f) for f in files]
+    has = np.array([r in names for r in rel])
+    vocab = sorted({names[r] for r in rel if r in names})
+    clip_label = np.array([vocab.index(names[r]) if r in names else -1 for r in rel])
+    keep = has[owners.numpy()]
+    assigned = targets.assign(stats).numpy()
+    if targets.mode == "binary":
+        assigned = assigned.astype(np.int64) @ (1 << np.arange(assigned.shape[1]))
+        assigned = np.unique(assigned, return_inverse=True)[1]
+    result = {"clips": len(files), "windows": int(keep.sum()), "labels": len(vocab),
+              "k": int(assigned.max()) + 1, "mode": targets.mode, "window_s": window}
+    result.update(cluster_label_agreement(assigned[keep], clip_label[owners.numpy()][keep],
+                                          owners.numpy()[keep], seed=seed))
+    return result

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from multiview.data.audio.audio_folder import read_any
 from multiview.core.errors import UserError
+from multiview.data.audio.audio_folder import read_any
 
 RATE = 16000
 

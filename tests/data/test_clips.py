@@ -10,10 +10,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from multiview.data.video import index
-from multiview.data.video.clips import ClipDataset, ClipSampler
-from multiview.data.video.datamodule import VideoFolderDataModule, split_records
 from multiview.core.errors import UserError
+from multiview.data.loader import EpochSampler
+from multiview.data.splits import split_records
+from multiview.data.video import index
+from multiview.data.video.clips import ClipDataset
+from multiview.data.video.datamodule import VideoFolderDataModule
+from multiview.data.video.spec import ClipSpec
 from tests.av_media import FPS, brightness, make_corpus, write_video
 
 ODD = Path(__file__).resolve().parents[3] / "shared" / "data" / "av" / "odd"
@@ -108,8 +111,8 @@ def test_a_file_broken_after_indexing_is_skipped_and_counted(tmp_path):
         write_video(root / f"clip{k}.mp4", click_frame=None)
     records = index.build_index(root, tmp_path / "idx", workers=1, quiet=True)[0]
     (root / "clip2.mp4").write_bytes(b"\x00" * 64)  # corrupted after it was indexed
-    ds = ClipDataset(records, frame_size=32, clips_per_video=3)
-    loader = DataLoader(ds, batch_size=4, num_workers=2, sampler=ClipSampler(len(ds), seed=0),
+    ds = ClipDataset(records, ClipSpec(frame_size=32), clips_per_video=3)
+    loader = DataLoader(ds, batch_size=4, num_workers=2, sampler=EpochSampler(len(ds), seed=0),
                         multiprocessing_context="spawn")
     seen = torch.cat([b["index"] for b in loader])  # workers warn "skipping ...clip2.mp4" on stderr
     assert len(seen) == len(ds)
@@ -119,11 +122,11 @@ def test_a_file_broken_after_indexing_is_skipped_and_counted(tmp_path):
 
 def test_sampler_splits_ranks_deterministically():
     n, world = 10, 3
-    shards = [list(ClipSampler(n, seed=1, num_replicas=world, rank=r)) for r in range(world)]
-    assert all(len(s) == 4 for s in shards)
-    assert set().union(*shards) == set(range(n))
-    assert shards == [list(ClipSampler(n, seed=1, num_replicas=world, rank=r)) for r in range(world)]
-    s = ClipSampler(n, seed=1, num_replicas=1, rank=0)
+    shards = [list(EpochSampler(n, seed=1, num_replicas=world, rank=r)) for r in range(world)]
+    assert all(len(s) == 3 for s in shards)  # the last n % world are left out that epoch: none seen twice
+    assert len(set().union(*shards)) == 9 and set().union(*shards) <= set(range(n))
+    assert shards == [list(EpochSampler(n, seed=1, num_replicas=world, rank=r)) for r in range(world)]
+    s = EpochSampler(n, seed=1, num_replicas=1, rank=0)
     s.set_epoch(2)
     assert sorted(s) == list(range(2 * n, 3 * n))
     assert isinstance(s, torch.utils.data.DistributedSampler)  # Lightning leaves it as it is
@@ -163,7 +166,7 @@ def test_real_awkward_media_each_give_a_clip(tmp_path):
     if not ODD.is_dir():
         pytest.skip(f"real data missing: {ODD}")
     records = index.build_index(ODD, tmp_path / "idx", workers=2, quiet=True)[0]
-    ds = ClipDataset(records, frame_size=32, positions="uniform", no_audio="silence")
+    ds = ClipDataset(records, ClipSpec(frame_size=32, no_audio="silence"), positions="uniform")
     for i in range(len(ds)):
         s = ds[i]
         assert s["index"] == i and s["frame"].shape == (3, 32, 32) and s["audio"].shape == (SR,)

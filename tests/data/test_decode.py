@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.data.video import decode
 from multiview.core.errors import UserError
+from multiview.data.video import decode
 from tests.av_media import FPS, brightness, write_video
 
 SR = 16000

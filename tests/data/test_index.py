@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from multiview.data.video import index
+from multiview.cli.data.index import main as index_command
 from multiview.core.errors import UserError
+from multiview.data.video import index
 from tests.av_media import crashing_probe, hanging_probe, make_corpus, write_video
 
 ODD = Path(__file__).resolve().parents[3] / "shared" / "data" / "av" / "odd"
@@ -28,7 +29,7 @@ def _lines(path: Path) -> list[dict]:
 def test_index_lists_usable_and_reports_bad_files(corpus, tmp_path, capsys):
     root, expected = corpus
     out = tmp_path / "idx.jsonl"
-    assert index.main([str(root), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    assert index_command([str(root), "--out", str(out), "--workers", "2", "--quiet"]) == 0
     usable = {r["relpath"]: r for r in _lines(out)}
     rejected = {os.path.relpath(r["path"], root): r["reason"] for r in _lines(tmp_path / "idx.rejected.jsonl")}
     assert set(usable) == {k for k, v in expected.items() if v == "usable"}
@@ -96,9 +97,9 @@ def test_a_crashing_decoder_rejects_one_file_only(tmp_path):
 
 def test_bad_command_lines_are_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="not a folder"):
-        index.main([str(tmp_path / "missing"), "--out", str(tmp_path / "i")])
+        index_command([str(tmp_path / "missing"), "--out", str(tmp_path / "i")])
     with pytest.raises(UserError, match="no video files found"):
-        index.main([str(tmp_path), "--out", str(tmp_path / "i")])
+        index_command([str(tmp_path), "--out", str(tmp_path / "i")])
     (tmp_path / "broken").write_text("{not json\n")
     with pytest.raises(UserError, match="line 1 is not JSON"):
         index.load_index(tmp_path / "broken")

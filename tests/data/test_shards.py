@@ -10,6 +10,7 @@ import pytest
 import torch
 from litdata.utilities.env import _DistributedEnv
 
+from multiview.core.errors import UserError
 from multiview.data.video import index, shards
 from multiview.data.video.clips import ClipDataset
 from multiview.data.video.shard_stream import (
@@ -19,10 +20,10 @@ from multiview.data.video.shard_stream import (
     decode_batch_frames,
     read_meta,
 )
-from multiview.core.errors import UserError
+from multiview.data.video.spec import ClipSpec
 from tests.av_media import write_video
 
-SPEC = shards.ShardSpec(frame_size=16, clips_per_video=4, val_fraction=0.2, positions="uniform")
+SPEC = shards.ShardSpec(ClipSpec(frame_size=16), clips_per_video=4, val_fraction=0.2, positions="uniform")
 GOOD = 6
 
 
@@ -61,7 +62,7 @@ def test_samples_round_trip_against_the_decoder(written):
         s = ds[i]
         assert s["index"] == i and s["frame"].shape == (3, 16, 16)
         item = super(ShardDataset, ds).__getitem__(i)
-        clips = ClipDataset([records[item["video"]]], frame_size=16, clips_per_video=4, positions="uniform")
+        clips = ClipDataset([records[item["video"]]], SPEC.clip, clips_per_video=4, positions="uniform")
         match = [k for k in range(4) if abs(clips.frame_indices(k)[1] - s["time"]) < 1e-6]
         assert len(match) == 1
         ref = clips.load(match[0])
@@ -74,7 +75,7 @@ def test_samples_round_trip_against_the_decoder(written):
 def test_val_clips_holds_out_the_videos_a_folder_run_holds_out(written, tmp_path):
     from dataclasses import replace
 
-    from multiview.data.video.datamodule import split_records
+    from multiview.data.splits import split_records
     from multiview.data.video.index import load_index
 
     root, _, _ = written
@@ -125,7 +126,7 @@ def test_writing_resumes_at_the_first_unfinished_part(written, monkeypatch):
     again = shards.write_shards(str(root / "index.jsonl"), str(out), SPEC, workers=1, part_size=3, quiet=True)
     assert calls == ["train-00001"] and again == meta
     with pytest.raises(UserError, match="other settings"):
-        shards.write_shards(str(root / "index.jsonl"), str(out), shards.ShardSpec(frame_size=8), quiet=True)
+        shards.write_shards(str(root / "index.jsonl"), str(out), shards.ShardSpec(ClipSpec(frame_size=8)), quiet=True)
 
 
 def _epoch(out: Path, world: int, rank: int, workers: int, batch: int = 2, state=None, stop=None):
@@ -173,8 +174,8 @@ def _fit_probe(out: Path, tmp: Path, world: int, batch: int, ckpt_path=None, **t
     s = dm.train_set[0]
     probe = ShardProbe(str(tmp / "probe"), len(dm.train_set), s["frame"].numel(), s["audio"].numel())
     kw = {"accelerator": "cpu", "devices": world, "strategy": "ddp_spawn" if world > 1 else "auto", "logger": False,
-              "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0, "limit_val_batches": 0,
-              "enable_checkpointing": False}
+          "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0,
+          "limit_val_batches": 0, "enable_checkpointing": False}
     L.Trainer(**{**kw, **trainer}).fit(probe, datamodule=dm, ckpt_path=ckpt_path)
     return [torch.load(f"{tmp}/probe.rank{r}", weights_only=True) for r in range(world)]
 
@@ -249,7 +250,8 @@ def test_ddp_mid_epoch_resume_is_exact(written, tmp_path):
     ck = ModelCheckpoint(dirpath=tmp_path / "ck", every_n_train_steps=1, save_top_k=-1)
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     first = _fit_probe(out, tmp_path / "a", 2, n // 4, max_steps=1, callbacks=[ck], enable_checkpointing=True)
-    rest = _fit_probe(out, tmp_path / "b", 2, n // 4, max_epochs=1, ckpt_path=str(tmp_path / "ck" / "epoch=0-step=1.ckpt"))
+    rest = _fit_probe(out, tmp_path / "b", 2, n // 4, max_epochs=1,
+                      ckpt_path=str(tmp_path / "ck" / "epoch=0-step=1.ckpt"))
     before = [i for r in first for _, idx in r["seen"] for i in idx]
     after = [i for r in rest for _, idx in r["seen"] for i in idx]
     assert len(before) == len(after) == n // 2

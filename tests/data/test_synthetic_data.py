@@ -4,9 +4,9 @@ import av
 import numpy as np
 import torch
 
-from multiview.data.video import decode
 from multiview.data.loader import EpochSampler
-from multiview.data.video.clips import ClipDataset, ClipSampler
+from multiview.data.video import decode
+from multiview.data.video.clips import ClipDataset
 from multiview.data.video.media_info import probe_file
 from multiview.data.video.synthetic import KINDS, SyntheticAV, WorldConfig, generate, load_manifest
 
@@ -140,6 +140,7 @@ def test_datamodule_batches(tmp_path, monkeypatch):
     assert 0 <= batch["frame"].min() and batch["frame"].max() <= 1
     assert len(batch["caption"]) == 4 and batch["label"].dtype == torch.int64
     assert len(dm.val_set) == 4 and len(dm.train_set) == 16
+    assert type(dm.train_dataloader().sampler) is EpochSampler  # the one sampler, as images and audio use
     # labels.tsv and captions.tsv of the generated folder come through the index
     manifest = {c["file"]: c for c in load_manifest(generate(dm.world))["clips"]}
     for ds in (dm.train_set, dm.val_set):
@@ -155,15 +156,6 @@ def test_epoch_sampler_resumes_mid_epoch_once():
     s.resume_at = (3, 4)
     assert list(s) == full[4:] and len(s) == 10
     assert list(s) == full  # only the first pass of that epoch is shortened
-
-
-def test_clip_sampler_resumes_mid_epoch_once():
-    s = ClipSampler(10, seed=1, num_replicas=1, rank=0)
-    s.set_epoch(3)
-    full = list(s)
-    s.resume_at = (3, 4)
-    assert list(s) == full[4:] and len(s) == 10
-    assert list(s) == full
 
 
 def test_run_splits_reads_the_runs_own_labelled_clips(tmp_path, monkeypatch):

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from multiview.objectives.ambient_corpus import cluster_label_agreement, main, window_starts
+from multiview.cli.data.ambient_targets import main
 from multiview.core.errors import UserError
 from multiview.core.io import read_json
+from multiview.objectives.ambient_corpus import cluster_label_agreement, window_starts
 from multiview.objectives.ambient_targets import AmbientTargets
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

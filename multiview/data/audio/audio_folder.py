@@ -10,12 +10,11 @@ of any sample format, FLAC, OGG, MP3...) and, where it cannot read them, PyAV. S
 "index": int, "speaker": str}``; each clip is scaled to a peak of ``peak`` (recording levels
 differ by speaker; ``None`` keeps them).
 
-``multiview data audio_folder PATH_OR_TAR`` prints the classes, speakers and split sizes.
+``multiview data audio_folder PATH_OR_TAR`` prints the classes, speakers and split sizes (:func:`describe`).
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import tarfile
 from pathlib import Path
@@ -25,8 +24,8 @@ import torch
 import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
-from multiview.data.media import Skipped
 from multiview.core.errors import UserError
+from multiview.data.media import Skipped
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
@@ -119,7 +118,8 @@ def list_clips(root: Path) -> list[tuple[Path, str, str]]:
         return [(p, m.group(1), m.group(2)) for p, m in fsdd]
     clips = [(p, p.parent.name, "") for p in files if p.parent != root]
     if not clips:
-        raise UserError(f"{root}: no audio in <class>/<file> folders or FSDD-named files ({', '.join(AUDIO_EXTENSIONS)})")
+        raise UserError(f"{root}: no audio in <class>/<file> folders or FSDD-named files "
+                        f"({', '.join(AUDIO_EXTENSIONS)})")
     return clips
 
 
@@ -182,7 +182,8 @@ class AudioFolderDataset(Dataset):
         for rate in sorted({r for _, r in decoded}):  # resample each rate's clips as one batch
             idx = [i for i, (_, r) in enumerate(decoded) if r == rate]
             native = torch.stack([fix_length(torch.from_numpy(decoded[i][0]), int(round(seconds * rate))) for i in idx])
-            self.waves[idx] = fix_length_batch(AF.resample(native, rate, sample_rate) if rate != sample_rate else native, n)
+            resampled = AF.resample(native, rate, sample_rate) if rate != sample_rate else native
+            self.waves[idx] = fix_length_batch(resampled, n)
         if peak is not None:  # recording levels differ by speaker; equalise them
             self.waves *= peak / self.waves.abs().amax(1, keepdim=True).clamp_min(1e-6)
         self.labels = [self.classes.index(c) for _, c, _ in clips]
@@ -196,14 +197,13 @@ class AudioFolderDataset(Dataset):
         return {"audio": self.waves[i], "label": self.labels[i], "index": i, "speaker": self.speakers[i]}
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="multiview data audio_folder", description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="a folder or .tar of audio (FSDD or <class>/<file>)")
-    args = parser.parse_args(argv)
-    root = resolve(args.path)
+def describe(path: str) -> str:
+    """The classes, speakers and clip count of an audio folder or tar, as printed by
+    ``multiview data audio_folder`` (:mod:`multiview.cli.data.audio_folder`)."""
+    root = resolve(path)
     clips = list_clips(root)
-    print(f"{root}: {len(clips)} clips, classes {sorted({c for _, c, _ in clips})}")
+    lines = [f"{root}: {len(clips)} clips, classes {sorted({c for _, c, _ in clips})}"]
     speakers = sorted({s for _, _, s in clips} - {""})
     if speakers:
-        print(f"speakers: {speakers}")
-    return 0
+        lines.append(f"speakers: {speakers}")
+    return "\n".join(lines)

@@ -19,9 +19,9 @@ import hashlib
 import re
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import lightning as L
 import numpy as np
@@ -138,7 +138,7 @@ class Vocab:
         return len(self.words)
 
     @classmethod
-    def build(cls, sentences, min_count: int = 5) -> "Vocab":
+    def build(cls, sentences, min_count: int = 5) -> Vocab:
         counter: Counter = Counter()
         for tokens in sentences:
             counter.update(tokens)
@@ -152,7 +152,7 @@ class Vocab:
         atomic_write(path, lambda f: f.write(text), mode="w")
 
     @classmethod
-    def load(cls, path: Path) -> "Vocab":
+    def load(cls, path: Path) -> Vocab:
         rows = [line.rstrip("\n").split("\t") for line in open(path, encoding="utf-8")]
         return cls([w for w, _ in rows], np.array([int(c) for _, c in rows], dtype=np.int64))
 
@@ -297,28 +297,16 @@ class TextCorpusDataModule(L.LightningDataModule):
             self._chunks.skip = self._resume_chunks
 
 
-def main(argv: list[str]) -> int:
-    """``multiview data text CORPUS``: prepare and encode a corpus once; print its figures as JSON."""
-    import argparse
-    import json
-    import sys
-
-    parser = argparse.ArgumentParser(prog="multiview data text", description=main.__doc__)
-    parser.add_argument("corpus", help=f"{', '.join(BUNDLED)}, or a plain-text file")
-    parser.add_argument("--tokenizer", default="simple", choices=TOKENIZERS)
-    parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--max-sentence-length", type=int, default=10000)
-    args = parser.parse_args(argv)
-    corpus = encode_corpus(args.corpus, args.tokenizer, args.min_count, args.max_sentence_length)
-    counts = corpus.vocab.counts
-    figures = {
-        "text": str(resolve_corpus(args.corpus)),
-        "tokens": corpus.raw_words,
-        "in_vocabulary_tokens": int(corpus.ids.shape[0]),
-        "sentences": len(corpus.ends),
-        "vocabulary": len(corpus.vocab),
-        "top_words": dict(zip(corpus.vocab.words[:10], counts[:10].tolist())),
+def corpus_figures(corpus: str, tokenizer: str = "simple", min_count: int = 5,
+                   max_sentence_length: int = 10000) -> dict:
+    """Prepare and encode ``corpus`` once (cached); its figures, as ``multiview data text`` prints them."""
+    encoded = encode_corpus(corpus, tokenizer, min_count, max_sentence_length)
+    counts = encoded.vocab.counts
+    return {
+        "text": str(resolve_corpus(corpus)),
+        "tokens": encoded.raw_words,
+        "in_vocabulary_tokens": int(encoded.ids.shape[0]),
+        "sentences": len(encoded.ends),
+        "vocabulary": len(encoded.vocab),
+        "top_words": dict(zip(encoded.vocab.words[:10], counts[:10].tolist())),
     }
-    json.dump(figures, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from multiview.data.text.corpus import gensim_datapath
 from multiview.core.errors import UserError
+from multiview.data.text.corpus import gensim_datapath
 
 SECTION_KINDS = {
     "capital-common-countries": ("capital", "country"),
@@ -50,7 +50,7 @@ class LabelledText(Dataset):
     def __getitem__(self, i: int) -> dict:
         return {"input": self.texts[i], "label": self.labels[i]}
 
-    def subset(self, keep: list[int]) -> "LabelledText":
+    def subset(self, keep: list[int]) -> LabelledText:
         return LabelledText([self.texts[i] for i in keep], [self.labels[i] for i in keep], self.classes, self.source)
 
 

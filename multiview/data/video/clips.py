@@ -7,8 +7,10 @@ on them: ``{"frame": float [3, H, W] in [0, 1]`` (``"frames": [T, 3, H, W]`` whe
 ``k / fps`` to ``(k + 1) / fps``; the audio window is centred on the middle of the frames'
 display span, so sound and picture line up to the sample.
 
+What a clip is (frames, rate, size, sound) is a :class:`~multiview.data.video.spec.ClipSpec`.
 Clip positions are drawn from ``(seed, epoch, index)``: the same epoch gives the same clips for
-any worker count, rank count or resume. Decoders are opened lazily in the worker that uses them
+any worker count, rank count or resume (the indices come from
+:class:`multiview.data.loader.EpochSampler`). Decoders are opened lazily in the worker that uses them
 (:mod:`multiview.data.video.decode`; ``MULTIVIEW_DECODER=decord`` picks the other backend, workers
 inherit the environment). Workers are spawned, not forked: a process that has decoded with
 decord can deadlock the children it forks. A file that fails to decode is flagged in shared
@@ -25,18 +27,18 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.distributed as dist
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
-from multiview.data.video import cache, decode
 from multiview.core.errors import UserError
+from multiview.data.video import cache, decode
+from multiview.data.video.spec import NO_AUDIO, ClipSpec  # noqa: F401 -- NO_AUDIO read from here by callers
 
 FAILED, SILENCED = 1, 2
 POSITIONS = ("random", "uniform")
-NO_AUDIO = ("skip", "silence")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -46,22 +48,31 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
 
 
 class ClipDataset(Dataset):
-    """``clips_per_video`` clips of each indexed video; index ``e * len + i`` is clip ``i`` of epoch ``e``."""
+    """``clips_per_video`` clips of each indexed video; index ``e * len + i`` is clip ``i`` of epoch ``e``.
 
-    def __init__(self, records: list[dict], frames: int = 1, fps: float | None = None,
-                 frame_size: int = 64, sample_rate: int = 16000, audio_seconds: float = 1.0,
-                 clips_per_video: int = 1, positions: str = "random", no_audio: str = "skip",
-                 seed: int = 0, label_names: list[str] | None = None, cache_dir: str | None = None):
-        if frames < 1 or frame_size < 1 or sample_rate < 1 or clips_per_video < 1 or audio_seconds <= 0:
-            raise UserError("frames, frame_size, sample_rate, clips_per_video and audio_seconds must be positive")
-        if fps is not None and fps <= 0:
-            raise UserError(f"fps: expected a positive frame rate or None (the video's own), got {fps}")
+    Args:
+        records: index records (:mod:`multiview.data.video.index`).
+        spec: what a clip is (:class:`~multiview.data.video.spec.ClipSpec`).
+        clips_per_video: clips of each video per epoch.
+        positions: "random" (drawn from ``(seed, epoch, index)``) or "uniform" (evenly spaced).
+        seed: seed of the random positions.
+        label_names: label names in id order (default: the records' labels, sorted).
+        cache_dir: keep whole videos decoded here across epochs (None: decode every clip afresh).
+        **fields: fields of the spec given by name (``frame_size=32``), replacing the spec's.
+    """
+
+    def __init__(self, records: list[dict], spec: ClipSpec | None = None, clips_per_video: int = 1,
+                 positions: str = "random", seed: int = 0, label_names: list[str] | None = None,
+                 cache_dir: str | None = None, **fields):
+        self.spec = spec = replace(spec if spec is not None else ClipSpec(), **fields)
+        if clips_per_video < 1:
+            raise UserError(f"data.clips_per_video: expected a positive integer, got {clips_per_video}")
         self.positions = _choice("positions", positions, POSITIONS)
-        self.no_audio = _choice("no_audio", no_audio, NO_AUDIO)
-        self.excluded = [r for r in records if no_audio == "skip" and not r.get("audio_ok")]
-        self.records = [r for r in records if no_audio == "silence" or r.get("audio_ok")]
-        self.frames, self.fps, self.frame_size = frames, fps, frame_size
-        self.sample_rate, self.audio_seconds = sample_rate, audio_seconds
+        self.no_audio = spec.no_audio
+        self.excluded = [r for r in records if spec.no_audio == "skip" and not r.get("audio_ok")]
+        self.records = [r for r in records if spec.no_audio == "silence" or r.get("audio_ok")]
+        self.frames, self.fps, self.frame_size = spec.frames, spec.fps, spec.frame_size
+        self.sample_rate, self.audio_seconds = spec.sample_rate, spec.audio_seconds
         self.clips_per_video, self.seed = clips_per_video, seed
         self.label_names = label_names if label_names is not None else sorted(
             {r["label"] for r in self.records if r.get("label") is not None})
@@ -154,31 +165,3 @@ class ClipDataset(Dataset):
                 self.flags[clip] = FAILED
                 warnings.warn(f"skipping {self.records[clip]['path']}: {str(e)[:300]}", stacklevel=2)
         raise UserError(f"none of the {len(self.records)} indexed videos could be decoded")
-
-
-class ClipSampler(DistributedSampler):
-    """A seeded per-epoch order, split across ranks; yields ``epoch * n + i`` so clips depend on the epoch.
-
-    It is a ``DistributedSampler``, so Lightning's DDP uses it as is (no second split) and calls
-    ``set_epoch``; outside a process group it covers the whole dataset on one rank. ``resume_at``
-    (set by :class:`multiview.data.loader.ResumableBatches`) starts one epoch part-way through.
-    """
-
-    def __init__(self, n: int, shuffle: bool = True, seed: int = 0, num_replicas: int | None = None,
-                 rank: int | None = None, drop_last: bool = False):
-        running = dist.is_available() and dist.is_initialized()
-        if num_replicas is None:
-            num_replicas = dist.get_world_size() if running else 1
-        if rank is None:
-            rank = dist.get_rank() if running else 0
-        super().__init__(range(n), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed,
-                         drop_last=drop_last)
-
-    resume_at: tuple[int, int] | None = None  # (epoch, position on this rank) to start from once
-
-    def __iter__(self):
-        n = len(self.dataset)
-        order = list(super().__iter__())
-        if self.resume_at is not None and self.resume_at[0] == self.epoch:
-            order, self.resume_at = order[self.resume_at[1]:], None
-        return iter([self.epoch * n + i for i in order])

@@ -136,7 +136,7 @@ def video_reader(path: str | Path, size: int | None = None):
     errors = []
     for name in (first, other):
         try:
-            return _cached(name, path, lambda: BACKENDS[name](path))
+            return _cached(name, path, lambda name=name: BACKENDS[name](path))
         except DecodeError:
             raise
         except ImplausibleHeader as e:  # not handed to the other backend, which would trust it

@@ -1,4 +1,4 @@
-"""``multiview data index FOLDER --out INDEX``: list the usable videos of any folder.
+"""List the usable videos of any folder (`multiview data index FOLDER --out INDEX`, :mod:`multiview.cli.data.index`).
 
 Finds video files recursively, probes each in a pool of child processes
 (:func:`multiview.data.video.media_info.probe_file`), and writes two JSON Lines files atomically:
@@ -21,18 +21,21 @@ index is built is rejected with its reason.
 
 from __future__ import annotations
 
-import argparse
 import functools
+import hashlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
+from multiview.core import cache as cache_store
+from multiview.core.errors import UserError
+from multiview.core.paths import cache_dir
 from multiview.data.index_records import (  # noqa: F401
     RECORD_TYPES,
     check_record,
@@ -40,7 +43,6 @@ from multiview.data.index_records import (  # noqa: F401
     read_jsonl,
     write_jsonl,
 )
-from multiview.core.errors import UserError
 
 PROBE_TIMEOUT_S = 120
 FLUSH_S = 30.0
@@ -92,7 +94,8 @@ class Terminated(Exception):
     """SIGTERM reached the indexer (raised in the main thread by its handler)."""
 
 
-def _terminate(signum, frame):
+def raise_terminated(signum, frame):
+    """A SIGTERM handler: stop the indexer with :class:`Terminated` (the partial index is kept)."""
     raise Terminated()
 
 
@@ -242,50 +245,15 @@ def build_index(root: Path, out: Path, workers: int, probe: Callable | None = No
     return usable, rejected, stats
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="multiview data index", description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="folder of videos (searched recursively)")
-    parser.add_argument("--out", type=Path, required=True, help="index file to write (JSON Lines)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="probing processes (default: CPUs, at most 8)")
-    parser.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S,
-                        help=f"seconds before a file's probe is abandoned (default {PROBE_TIMEOUT_S})")
-    parser.add_argument("--flush-seconds", type=float, default=FLUSH_S,
-                        help=f"rewrite the partial index this often while probing (default {FLUSH_S:g})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    root = args.folder.expanduser().resolve()
-    if not root.is_dir():
-        raise UserError(f"{args.folder}: not a folder; expected a folder of videos")
-    if args.workers < 1:
-        raise UserError(f"--workers: expected a positive integer, got {args.workers}")
-    if args.timeout <= 0:
-        raise UserError(f"--timeout: expected a positive number of seconds, got {args.timeout}")
-    out = args.out.expanduser().resolve()
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        usable, rejected, stats = build_index(root, out, args.workers, quiet=args.quiet, timeout=args.timeout,
-                                              flush_s=args.flush_seconds)
-    except (Terminated, KeyboardInterrupt) as e:
-        print(f"{root}: interrupted; the partial index is kept in {out}; run the same command to continue",
-              file=sys.stderr)
-        return 143 if isinstance(e, Terminated) else 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(f"{root}: {stats['found']} video files, {stats['usable']} usable, {stats['rejected']} rejected "
-          f"({stats['probed']} probed, {stats['reused']} unchanged since the last index)")
-    for r in rejected:
-        print(f"  rejected {os.path.relpath(r['path'], root)}: {r['reason']}")
-    for r in usable:
-        if not r.get("audio_ok") and r.get("has_audio"):
-            print(f"  no usable audio {os.path.relpath(r['path'], root)}: {r['audio_error']}")
-    for note in stats["notes"]:
-        print(f"  note: {note}")
-    labelled = sum(r["label"] is not None for r in usable)
-    captioned = sum(r["caption"] is not None for r in usable)
-    print(f"index: {out} ({labelled} labelled, {captioned} captioned)\nreport: {report_path(out)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def resolve_index(index: str, workers: int = 2) -> str:
+    """An index file as given, or a folder of videos indexed (incrementally) into the cache."""
+    path = Path(index).expanduser()
+    if not index or not path.exists():
+        raise UserError(f"data.index: expected an index file or a folder of videos, got {index!r}")
+    if path.is_file():
+        return str(path)
+    root = path.resolve()
+    out = cache_dir("video-index") / (hashlib.sha1(str(root).encode()).hexdigest()[:16] + ".jsonl")
+    with cache_store.locked(out):  # two ranks index the folder once; files unchanged are reused
+        build_index(root, out, workers, quiet=True)
+    return str(out)

@@ -1,4 +1,5 @@
-"""Reading shards (:mod:`.shards`) with plain ``litdata.StreamingDataset`` / ``StreamingDataLoader``.
+"""Reading shards (:mod:`.shards`): :class:`ShardDataModule`, on plain litdata
+(``StreamingDataset`` / ``StreamingDataLoader``).
 
 The order is litdata's: chunks and the samples inside them shuffled from ``seed`` and the epoch,
 split across ranks and workers, so that under DDP every sample is seen once per epoch. The
@@ -19,15 +20,18 @@ os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")  # no look-up of new
 
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import torch
 from litdata import StreamingDataLoader, StreamingDataset
-from litdata.utilities.env import _DistributedEnv
 from litdata.streaming.sampler import ChunkedIndex
+from litdata.utilities.env import _DistributedEnv
 from torch.utils.data import default_collate
 
 from multiview.core.errors import UserError
 from multiview.core.io import read_json
+from multiview.data.splits import TRAIN, VAL
+from multiview.data.video.spec import ClipSpec, documented
 
 FRAME_DECODE = ("worker", "device")
 FORMAT = 1  # of shards.json
@@ -44,13 +48,19 @@ def read_meta(shards: str) -> dict:
     return meta
 
 
-def check_spec(meta: dict, wanted: dict, shards: str) -> None:
+def shard_spec(meta: dict) -> ClipSpec:
+    """The clip spec the shards were cut with."""
+    return ClipSpec.from_dict(meta["spec"])
+
+
+def check_spec(meta: dict, wanted: ClipSpec, shards: str) -> None:
     """One line naming the first setting where the data module and the shards disagree."""
-    spec = meta["spec"]
-    for key, value in wanted.items():
-        if spec.get(key) != value:
-            raise UserError(f"data.{key}: {value!r}, but the shards in {shards} were cut with "
-                            f"{key}={spec.get(key)!r}; pass --data.{key} {spec.get(key)} or cut them again")
+    cut = shard_spec(meta)
+    key = wanted.first_difference(cut)
+    if key is not None:
+        value, theirs = getattr(wanted, key), getattr(cut, key)
+        raise UserError(f"data.{key}: {value!r}, but the shards in {shards} were cut with "
+                        f"{key}={theirs!r}; pass --data.{key} {theirs} or cut them again")
 
 
 def decode_frames(jpegs: list, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -139,39 +149,61 @@ class ShardLoader(StreamingDataLoader):
             self.restore = False
 
 
-class ShardSource:
-    """Mixin for a clip data module: with ``self.shards`` set, data comes from shards, not decoders.
+@documented
+class ShardDataModule(L.LightningDataModule):
+    """Samples from shards written by ``multiview data shard`` (:mod:`multiview.data.video.shards`).
 
-    The host module provides ``shards``, ``common`` (its clip settings), ``batch_size``,
-    ``num_workers`` and ``seed``.
+    The held-out split is the one the shards were cut with (:mod:`multiview.data.splits`: the
+    same videos a folder run holds out). The clip settings must match the shards'; a mismatch is
+    one line naming the key. The order is litdata's seeded shuffle; the loader's state goes into
+    every checkpoint, and a resumed run goes on at the next sample.
+
+    Args:
+        shards: a folder written by ``multiview data shard`` (holding ``shards.json``).
+        batch_size: samples per batch.
+        num_workers: DataLoader worker processes.
+        seed: seed of litdata's shuffle of chunks and samples.
+        frame_decode: where JPEG frames are decoded: "worker", "device" (nvjpeg on the GPU), or
+            "auto" ("device" where a GPU is, else "worker").
     """
 
-    SPEC_KEYS = ("frames", "fps", "frame_size", "sample_rate", "audio_seconds", "no_audio")
-    frame_decode: str = "auto"  # "device" where a GPU is, else "worker"
-    _shard_state: dict | None = None
-    _shard_loader: ShardLoader | None = None
+    def __init__(self, shards: str = "", frames: int = 1, fps: float | None = None, frame_size: int = 64,
+                 sample_rate: int = 16000, audio_seconds: float = 1.0, no_audio: str = "skip",
+                 batch_size: int = 64, num_workers: int = 2, seed: int = 0, frame_decode: str = "auto"):
+        super().__init__()
+        if frame_decode not in ("auto", *FRAME_DECODE):
+            raise UserError(f"data.frame_decode: expected one of auto, {', '.join(FRAME_DECODE)}, got {frame_decode!r}")
+        self.spec = ClipSpec(frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
+                             audio_seconds=audio_seconds, no_audio=no_audio)
+        self.shards, self.batch_size, self.num_workers, self.seed = shards, batch_size, num_workers, seed
+        self.frame_decode = frame_decode
+        self.train_set: ShardDataset | None = None
+        self.val_set: ShardDataset | None = None
+        self.label_names: list[str] = []
+        self._shard_state: dict | None = None
+        self._shard_loader: ShardLoader | None = None
 
-    def setup_shards(self) -> None:
-        if getattr(self, "train_set", None) is not None:
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
             return
         meta = read_meta(self.shards)
-        check_spec(meta, {k: self.common[k] for k in self.SPEC_KEYS}, self.shards)
+        check_spec(meta, self.spec, self.shards)
         self.label_names = meta["label_names"]
-        frames = meta["spec"]["frames"]
         if self.frame_decode == "auto":
             self.frame_decode = "device" if torch.cuda.is_available() else "worker"
         splits = {name: os.path.join(self.shards, name) for name, s in meta["splits"].items() if s["samples"]}
-        if "train" not in splits:
+        if TRAIN not in splits:
             raise UserError(f"data.shards: {self.shards} has no training split")
-        self.train_set = ShardDataset(splits["train"], frames, shuffle=True, seed=self.seed,
+        frames = self.spec.frames
+        self.train_set = ShardDataset(splits[TRAIN], frames, shuffle=True, seed=self.seed,
                                       frame_decode=self.frame_decode, drop_last=None)
-        self.val_set = ShardDataset(splits.get("val", splits["train"]), frames, shuffle=False,
+        self.val_set = ShardDataset(splits.get(VAL, splits[TRAIN]), frames, shuffle=False,
                                     frame_decode=self.frame_decode)
         if len(self.train_set) < self.batch_size:
             raise UserError(f"data.shards: {self.shards} holds {len(self.train_set)} training samples; "
                             f"need at least data.batch_size={self.batch_size}")
 
-    def shard_loader(self, dataset: ShardDataset, train: bool) -> ShardLoader:
+    def _loader(self, dataset: ShardDataset, train: bool) -> ShardLoader:
         # litdata reads the rank and world size when the dataset is built; under Lightning's DDP the
         # data module may be set up before the process group exists, so read them again here
         # (loaders are made after it is up, and before any worker process starts)
@@ -186,16 +218,18 @@ class ShardSource:
             self._shard_loader = loader
         return loader
 
+    def train_dataloader(self) -> ShardLoader:
+        return self._loader(self.train_set, train=True)
+
+    def val_dataloader(self) -> ShardLoader:
+        return self._loader(self.val_set, train=False)
+
     def state_dict(self) -> dict:
-        if not self.shards:
-            return super().state_dict()
         if self._shard_loader is None:
             return {}
         return {"shard_loader": self._shard_loader.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        if not self.shards:
-            return super().load_state_dict(state)
         if state.get("shard_loader"):
             self._shard_state = state["shard_loader"]
             if self._shard_loader is not None:

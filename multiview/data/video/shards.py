@@ -12,9 +12,10 @@ audio window a folder run would see at ``positions``) and writes them with ``lit
 Clips are cut and written clip-major (:func:`interleaved`): litdata shuffles within a chunk, not
 across chunks, so each chunk must hold clips of many videos.
 
-``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.video.datamodule.split_records`:
+``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.splits.split_records`:
 ``val_fraction`` of them by a hash of the path, or the last ``val_clips``; one clip from the middle of
-each, as the folder data module holds out) are plain litdata datasets; ``DIR/shards.json`` records how they were cut and which files failed.
+each, as the folder data module holds out) are plain litdata datasets; ``DIR/shards.json``
+records how they were cut (the :class:`ShardSpec`, flat) and which files failed.
 Videos are written in parts of ``part_size``; a part is a litdata dataset under ``DIR/.parts``
 that is kept once complete, so an interrupted run starts again at the first unfinished part. The
 finished parts are merged (``litdata.merge_datasets``). A video that fails to decode is skipped
@@ -28,7 +29,7 @@ import hashlib
 import os
 import shutil
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")  # litdata must not look for updates online
@@ -36,27 +37,42 @@ os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")  # litdata must not 
 import numpy as np
 import torch
 
-from multiview.data.video.shard_stream import FORMAT
 from multiview.core.errors import UserError
 from multiview.core.io import read_json, write_json
+from multiview.data.splits import SPLITS, VAL, split_records
+from multiview.data.video.clips import ClipDataset
+from multiview.data.video.index import load_index
+from multiview.data.video.shard_stream import FORMAT
+from multiview.data.video.spec import ClipSpec
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShardSpec:
-    """How samples are cut; the reader checks it against the data module's settings."""
+    """How shards are cut: what a clip is (:class:`ClipSpec`, which the reader checks against its
+    own) and what only the writer decides.
 
-    frames: int = 1
-    fps: float | None = None
-    frame_size: int = 64
-    sample_rate: int = 16000
-    audio_seconds: float = 1.0
+    Args:
+        clip: frames, rate, size and sound of a sample.
+        clips_per_video: samples cut from each training video (held-out videos give one).
+        positions: where the training samples sit in a video: "uniform" or "random".
+        val_fraction: share of the videos held out (:func:`multiview.data.splits.split_records`).
+        val_clips: hold out exactly the last ``val_clips`` videos in path order instead.
+        jpeg_quality: quality of the stored JPEG frames.
+        seed: seed of random positions and of the cutting order.
+    """
+
+    clip: ClipSpec = field(default_factory=ClipSpec)
     clips_per_video: int = 8
     positions: str = "uniform"
-    no_audio: str = "skip"
     val_fraction: float = 0.1
     val_clips: int | None = None
     jpeg_quality: int = 90
     seed: int = 0
+
+    def settings(self) -> dict:
+        """Flat, as ``shards.json`` records them: the clip's fields, then the writer's."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "clip"}
+        return {**self.clip.to_dict(), **own}
 
 
 def encode_sample(sample: dict, quality: int) -> dict:
@@ -80,12 +96,8 @@ class _Cutter:
         self.spec, self.label_names, self.failed_dir = spec, label_names, failed_dir
 
     def __call__(self, item: dict):
-        from multiview.data.video.clips import ClipDataset
-
         s, record = self.spec, item["record"]
-        ds = ClipDataset([record], frames=s.frames, fps=s.fps, frame_size=s.frame_size,
-                         sample_rate=s.sample_rate, audio_seconds=s.audio_seconds,
-                         clips_per_video=s.clips_per_video, positions=s.positions, no_audio=s.no_audio,
+        ds = ClipDataset([record], s.clip, clips_per_video=s.clips_per_video, positions=s.positions,
                          seed=s.seed, label_names=self.label_names)
         try:
             sample = encode_sample(ds.load(item["clip"]), s.jpeg_quality)
@@ -119,7 +131,7 @@ def _optimize(records: list[dict], out: Path, cutter: _Cutter, workers: int, chu
 
 def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, label_names: list[str],
                  workers: int, part_size: int, chunk_bytes: str, say) -> dict:
-    if name == "val":  # as the folder data module holds out: one clip from the middle of each video
+    if name == VAL:  # as the folder data module holds out: one clip from the middle of each video
         spec = replace(spec, clips_per_video=1, positions="uniform")
     parts_dir = root / ".parts"
     failed_dir = parts_dir / f"{name}.failed"
@@ -154,16 +166,13 @@ def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, la
     n = 0
     if parts:
         n = sum(c["chunk_size"] for c in read_json(target / "index.json")["chunks"])
-    silent = sum(1 for r in records if not r.get("audio_ok")) if spec.no_audio == "skip" else 0
+    silent = sum(1 for r in records if not r.get("audio_ok")) if spec.clip.no_audio == "skip" else 0
     return {"videos": len(records), "samples": n, "failed": failed, "skipped_without_audio": silent}
 
 
 def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_size: int = 256,
                  chunk_bytes: str = "64MB", quiet: bool = False) -> dict:
     """Cut the videos of ``index`` into ``out/train`` and ``out/val``; returns ``out/shards.json``'s content."""
-    from multiview.data.video.datamodule import split_records
-    from multiview.data.video.index import load_index
-
     if part_size < 1:
         raise UserError(f"part_size: expected a positive number of videos, got {part_size}")
     root = Path(out)
@@ -172,7 +181,7 @@ def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_s
     records = load_index(index)
     if not records:
         raise UserError(f"{index}: the index lists no usable videos")
-    settings = asdict(spec)
+    settings = spec.settings()
     started = root / ".parts" / "spec.json"
     if started.exists():
         before = read_json(started)
@@ -185,7 +194,7 @@ def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_s
     train, val = split_records(records, spec.val_fraction, spec.val_clips)
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
     splits = {name: _write_split(name, recs, root, spec, label_names, workers, part_size, chunk_bytes, say)
-              for name, recs in (("train", train), ("val", val)) if recs}
+              for name, recs in zip(SPLITS, (train, val)) if recs}
     meta = {"format": FORMAT, "spec": settings, "label_names": label_names, "index": os.path.abspath(index),
             "splits": splits}
     write_json(meta_path, meta)
@@ -202,4 +211,4 @@ def summary_line(meta: dict) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["ShardSpec", "encode_sample", "summary_line", "write_shards"]
+__all__ = ["ClipSpec", "ShardSpec", "encode_sample", "summary_line", "write_shards"]

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from multiview.core import paths
-from multiview.data.video.datamodule import VideoFolderDataModule
 from multiview.core.io import read_json, write_json
+from multiview.data.video.datamodule import VideoFolderDataModule
+from multiview.data.video.spec import documented
 
 KINDS = [  # (shape, colour name, rgb, base pitch Hz, harmonic amplitudes)
     ("square", "red", (220, 40, 40), 196.0, (1.0, 0.0, 0.33, 0.0, 0.2)),
@@ -204,23 +205,22 @@ def load_manifest(folder: Path) -> dict:
     return read_json(Path(folder) / "manifest.json")
 
 
+@documented
 class SyntheticAV(VideoFolderDataModule):
     """The embedded default: the synthetic world, generated on first use and indexed like any folder.
+
+    The world is drawn at ``frame_size`` pixels with sound at ``sample_rate``; every clip has
+    sound, so ``no_audio`` is left at its default.
 
     Args:
         n_clips: clips in the world.
         world_seed: seed of the world (what each clip shows and sounds like).
         duration: seconds per clip.
         val_clips: clips held out for evaluation (the last ones by file name).
-        frame_size: side of the square frames, in pixels (the world is drawn at this size).
-        sample_rate: audio samples per second.
-        audio_seconds: seconds of sound per sample, centred on its frame.
         clips_per_video: training samples drawn from each clip per epoch.
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
         seed: seed of the sample positions and of the training order.
-        frames: frames per sample (more than one gives ``"frames"``, ``[T, 3, H, W]``).
-        fps: frame rate of a sample's frames (None: the world's own, 8 per second).
     """
 
     def __init__(self, n_clips: int = 384, world_seed: int = 0, duration: float = 3.0,
@@ -228,11 +228,10 @@ class SyntheticAV(VideoFolderDataModule):
                  audio_seconds: float = 1.0, clips_per_video: int = 4, batch_size: int = 64,
                  num_workers: int = 2, seed: int = 0, frames: int = 1, fps: float | None = None):
         super().__init__("", frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
-                         audio_seconds=audio_seconds,
-                         clips_per_video=clips_per_video, val_clips=val_clips, batch_size=batch_size,
-                         num_workers=num_workers, seed=seed)
+                         audio_seconds=audio_seconds, clips_per_video=clips_per_video, val_clips=val_clips,
+                         batch_size=batch_size, num_workers=num_workers, seed=seed)
         self.world = WorldConfig(n_clips=n_clips, seed=world_seed, duration=duration,
-                                 size=frame_size, sample_rate=sample_rate)
+                                 size=self.spec.frame_size, sample_rate=self.spec.sample_rate)
 
     def prepare_data(self) -> None:
         self.index = str(generate(self.world))
