@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from multiview.data.video import cache, decode, index
-from multiview.data.video.annotations import read_tsv
+from multiview.core.errors import UserError
 from multiview.data.audio.audio_folder import AudioFolderDataset
 from multiview.data.image.images import ImageFolderData
-from multiview.data.video.media_info import probe_file
 from multiview.data.text.word_vectors import load_word2vec, save_word2vec
-from multiview.core.errors import UserError
+from multiview.data.video import cache, decode, index
+from multiview.data.video.annotations import read_tsv
+from multiview.data.video.media_info import probe_file
 from tests.av_media import write_video
 from tests.hostile_media import write_mkv, write_ogg_tagged, write_wav_tagged
 
@@ -120,7 +120,7 @@ def test_image_folder_skips_unreadable_files_and_maps_test_classes_by_name(tmp_p
     (root / "train" / "bee" / "folder.jpg").mkdir()
     _png(root / "train" / "cat" / "bomb.png", 0, size=64)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64x64 > 2 x 1000: a decompression bomb
-    dm = ImageFolderData(str(root), size=8, augment=False)
+    dm = ImageFolderData(str(root), size=8)
     dm.setup()
     assert "skipped 4 of 13 unreadable files" in capsys.readouterr().err
     assert dm.classes == ["ant", "bee", "cat"] and len(dm.train_set) == 9

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import v2
 
 from multiview.core import cache as cache_store
+from multiview.core.errors import UserError
 from multiview.data.loader import ResumableBatches
 from multiview.data.media import READ_ERRORS, Skipped, reason
-from multiview.core.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -110,38 +109,37 @@ def _save_npz(path: Path, **arrays) -> None:
 
 
 class ImageArrayDataset(Dataset):
-    """Decoded images with optional augmentation (random resized crop + horizontal flip)."""
+    """Decoded images as they are; augmentation is the method's, on the batch (:mod:`multiview.views`)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, augment: bool = False,
-                 crop_scale: tuple[float, float] = (0.2, 1.0), seed: int = 0):
+    def __init__(self, images: np.ndarray, labels: np.ndarray):
         self.images, self.labels = torch.from_numpy(images), torch.from_numpy(labels).long()
-        self.seed = seed
-        size = images.shape[-1]
-        self.transform = v2.Compose([v2.RandomResizedCrop(size, scale=crop_scale, antialias=True),
-                                     v2.RandomHorizontalFlip()]) if augment else None
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
-        epoch, i = divmod(i, len(self))  # EpochSampler tags indices with the epoch
-        img = self.images[i]
-        if self.transform is not None:
-            with torch.random.fork_rng():
-                torch.manual_seed(self.seed * 1_000_003 + epoch * len(self) + i)
-                img = self.transform(img)
-        return {"image": img.float() / 255.0, "label": self.labels[i], "index": i}
+        i = i % len(self)  # EpochSampler tags indices with the epoch
+        return {"image": self.images[i].float() / 255.0, "label": self.labels[i], "index": i}
 
 
 class ImageFolderData(ResumableBatches, L.LightningDataModule):
-    """Train/test image splits; ``train_limit``/``test_limit`` take a class-balanced subset."""
+    """Train/test image splits of plain images (views are made on the batch by the method).
+
+    Args:
+        path: an image folder or a .tar of one.
+        size: side of the square images, in pixels.
+        batch_size: images per batch.
+        num_workers: DataLoader worker processes.
+        train_limit: a class-balanced subset of this many training images (None: all).
+        test_limit: a class-balanced subset of this many test images (None: all).
+        seed: seed of the subsets and of the training order.
+    """
 
     def __init__(self, path: str = "", size: int = 32, batch_size: int = 256, num_workers: int = 0,
-                 augment: bool = True, train_limit: int | None = None, test_limit: int | None = None,
-                 seed: int = 0):
+                 train_limit: int | None = None, test_limit: int | None = None, seed: int = 0):
         super().__init__()
         self.path, self.size, self.batch_size, self.num_workers = path, size, batch_size, num_workers
-        self.augment, self.train_limit, self.test_limit, self.seed = augment, train_limit, test_limit, seed
+        self.train_limit, self.test_limit, self.seed = train_limit, test_limit, seed
         self.classes: list[str] = []
         self.train_set = self.test_set = None
 
@@ -164,9 +162,9 @@ class ImageFolderData(ResumableBatches, L.LightningDataModule):
         test, test_y, _ = decode_split(root, "test", self.size, self.classes)
         train, train_y = self._subset(train, train_y, self.train_limit)
         test, test_y = self._subset(test, test_y, self.test_limit)
-        self.train_set = ImageArrayDataset(train, train_y, augment=self.augment, seed=self.seed)
-        self.train_plain = ImageArrayDataset(train, train_y, augment=False)
-        self.test_set = ImageArrayDataset(test, test_y, augment=False)
+        self.train_set = ImageArrayDataset(train, train_y)
+        self.train_plain = self.train_set  # the training images in order, for probes and kNN
+        self.test_set = ImageArrayDataset(test, test_y)
 
     def train_dataloader(self) -> DataLoader:
         return self.make_loader(self.train_set, train=True)
@@ -175,5 +173,5 @@ class ImageFolderData(ResumableBatches, L.LightningDataModule):
         return self.make_loader(self.test_set, train=False)
 
     def feature_loaders(self) -> tuple[DataLoader, DataLoader]:
-        """Un-augmented train and test loaders, in order, for probes and kNN."""
+        """Train and test loaders, in order, for probes and kNN."""
         return self.make_loader(self.train_plain, False), self.make_loader(self.test_set, False)

@@ -147,7 +147,7 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
         raise UserError(f"--data {args.data}: evaluating a {modality!r} encoder on it is not supported")
     from multiview.data.image.images import ImageFolderData
 
-    dm = ImageFolderData(data, size=args.size, augment=False, train_limit=args.train_limit,
+    dm = ImageFolderData(data, size=args.size, train_limit=args.train_limit,
                          test_limit=test_limit, seed=args.seed)
     dm.setup()
     train_all = Renamed(dm.train_plain, "image")
