@@ -86,7 +86,7 @@ def test_every_layer_of_every_run_and_baseline(runs, shapes, tmp_path):
     # the protocol is eval probe's: the same run, data and layer give eval probe's figure
     assert cli_main(["eval", "probe", "--checkpoint", str(runs[0]), *common, "--layer", "stage2",
                      "--baselines", "", "--out", str(tmp_path / "probe")]) == 0
-    assert read_json(tmp_path / "probe" / "probe.json")["probe/ssl/top1"] == r["top1"]["Rotation"]["stage2"]
+    assert read_json(tmp_path / "probe" / "probe.json")["probe/top1"] == r["top1"]["Rotation"]["stage2"]
 
 
 def test_random_init_once_per_architecture(runs, cmc_run, shapes, tmp_path):

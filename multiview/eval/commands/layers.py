@@ -123,7 +123,7 @@ def with_baselines(args, names: list[str], encoders: list, train, n_classes: int
 def probe_layers(reps: dict, kinds: dict[str, str], splits, spatial: int) -> tuple[dict, list[str]]:
     """``({"top1"|"val_top1"|"dim": {method: {layer: figure}}}, layers in depth order)``: every
     layer of every network, the ``pool`` output of a hand-designed representation."""
-    from multiview.eval.commands.compare import split_features
+    from multiview.eval.core.frozen import split_features
     from multiview.eval.core.features import layer_names
     from multiview.eval.metrics.linear import linear_probe
 

@@ -1,4 +1,10 @@
-"""``multiview eval probe``: a linear probe on frozen features, beside every baseline."""
+"""``multiview eval probe``: a linear probe on frozen features, beside every baseline.
+
+One path with the end-of-fit :class:`~multiview.eval.reports.ProbeReport`: both call
+:func:`multiview.eval.core.frozen.frozen_figures` on the same splits, so
+``multiview eval probe --checkpoint RUN --data run`` reproduces the ``probe/...`` figures of
+``RUN/metrics.json`` (and adds the hand-designed and supervised baselines).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,10 @@ import argparse
 
 from multiview.eval.commands import EVAL
 from multiview.eval.commands.compare import feature_report
-from multiview.eval.metrics.linear import linear_probe
 
 HELP = EVAL["probe"].help
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="multiview eval probe", description=HELP)
-    return feature_report(parser, argv, "probe",
-                          lambda f: linear_probe(f["train"], f["train_y"], f["val"], f["val_y"], f["test"], f["test_y"]))
+    return feature_report(parser, argv, "probe")

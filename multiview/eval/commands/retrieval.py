@@ -1,7 +1,9 @@
 """``multiview eval retrieval``: cross-view retrieval on a run's held-out data.
 
-Exactly what the end-of-fit :class:`~multiview.eval.reports.RetrievalReport` computes
-(:func:`~multiview.eval.core.paired.retrieval_figures`): R@K and median rank in every direction
+One path with the end-of-fit :class:`~multiview.eval.reports.RetrievalReport`: both call
+:func:`~multiview.eval.core.paired.retrieval_figures` on the run's held-out loader (``--data run``,
+the data module built from ``RUN/config.yaml``), so the figures equal the ``retrieval/...`` ones
+in ``RUN/metrics.json``: R@K and median rank in every direction
 between views, class mAP across and within views where the clips are labelled, for the trained
 model, the same architecture at random init, and chance. Writes ``retrieval.json`` (and
 ``retrieval.png`` for frame/sound models) under ``RUN/eval/retrieval``.
@@ -24,6 +26,8 @@ HELP = EVAL["retrieval"].help
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="multiview eval retrieval", description=HELP)
     parser.add_argument("--checkpoint", required=True, help="run folder or .ckpt inside one")
+    parser.add_argument("--data", default="run", choices=["run"],
+                        help="the run's own held-out data, as the end-of-fit report (default: run)")
     parser.add_argument("--out", default="", help="output folder (default: RUN/eval/retrieval)")
     args = parser.parse_args(argv)
     model = load_model(args.checkpoint)

@@ -4,6 +4,10 @@
 features of the trained encoder and of the same architecture at random init (side by side, same
 points) with scikit-learn's TSNE, writing ``tsne.png`` and ``tsne.json`` (the 2-D points'
 kNN agreement with the labels, a number for what the picture shows).
+
+One path with the end-of-fit :class:`~multiview.eval.reports.TSNEReport`: both call
+:func:`multiview.eval.core.frozen.tsne_figures` on the same splits, so ``--data run`` with the
+defaults reproduces the ``tsne/...`` figures of ``RUN/metrics.json``.
 """
 
 from __future__ import annotations
@@ -11,14 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from multiview.core.io import write_json
 from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
-from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
-from multiview.eval.core.embed import random_encoder
-from multiview.eval.core.features import extract
+from multiview.eval.core.datasets import DEFAULTS, add_data_args, data_tag, eval_splits
+from multiview.eval.core.frozen import tsne_figures
 from multiview.eval.core.plots import plot_maps
-from multiview.eval.metrics.maps import neighbour_agreement, tsne_2d
-from multiview.core.io import write_json
 
 HELP = EVAL["tsne"].help
 
@@ -26,18 +28,13 @@ HELP = EVAL["tsne"].help
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="multiview eval tsne", description=HELP)
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--n", type=int, default=1000, help="test points to embed")
-    parser.add_argument("--perplexity", type=float, default=30.0)
+    parser.add_argument("--n", type=int, default=DEFAULTS["tsne_points"], help="test points to embed")
+    parser.add_argument("--perplexity", type=float, default=DEFAULTS["perplexity"])
     add_data_args(parser)
     args = parser.parse_args(argv)
     enc, modality = load_encoder(args.checkpoint, args.encoder)
     train, _, test, classes = eval_splits(args, modality, enc, test_limit=args.n)
-    maps, result, labels = {}, {}, None
-    for name, module in (("trained", enc), ("random init", random_encoder(enc, train, args.seed + 12345))):
-        f = extract(module, test, args.layer, spatial=args.spatial)
-        labels = f["label"].numpy()
-        maps[name] = tsne_2d(f[args.layer], args.perplexity, args.seed)
-        result[f"tsne/{name.replace(' ', '_')}/knn10_agreement"] = neighbour_agreement(maps[name], labels)
+    result, maps, labels = tsne_figures(enc, train, test, args.layer, args.spatial, args.perplexity, args.seed)
     out = Path(args.out) if args.out else eval_dir(args.checkpoint, "tsne", data_tag(args, modality))
     write_json(out / "tsne.json", result)
     plot_maps(maps, labels, classes, f"t-SNE of {modality} layer {args.layer} on {args.data}", out / "tsne.png")

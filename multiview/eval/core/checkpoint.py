@@ -230,16 +230,49 @@ def load_encoder(path: str | Path, which: str | None = None) -> tuple[nn.Module,
     found = encoders_of(load_model(path))
     if not found:
         raise UserError(f"--checkpoint {path}: the method names no encoders (Method.encoders())")
+    return pick_encoder(found, which, f"--checkpoint {path}")
+
+
+def pick_encoder(found: dict[str, nn.Module], which: str | None, where: str = "the run") -> tuple[nn.Module, str]:
+    """``(encoder in eval mode, modality)`` of the views ``which`` names among ``found`` (comma-separated
+    views are concatenated). ``auto``: the only encoder, else every encoder when they all read the
+    image (``L`` and ``ab`` of CMC), concatenated. The ``--encoder`` option and the end-of-fit
+    reports' ``encoder`` argument both resolve through here."""
     if which in (None, "", "auto"):
-        if len(found) > 1:
-            raise UserError(f"--checkpoint {path} has encoders {sorted(found)}; choose one with --encoder")
-        which = next(iter(found))
-    if which not in found:
-        raise UserError(f"--encoder {which!r}: expected one of {sorted(found)}")
-    encoder = found[which].eval()
-    if which in ("L", "ab"):
-        return ViewAdapter(encoder, which).eval(), "frame"
-    return encoder, modality_of(encoder)
+        views = list(found)
+        if len(views) > 1 and not all(modality_of(found[v]) == "frame" for v in views):
+            raise UserError(f"{where} has encoders {sorted(found)}; choose one with --encoder")
+    else:
+        views = [v.strip() for v in which.split(",") if v.strip()]
+    missing = [v for v in views if v not in found]
+    if missing or not views:
+        raise UserError(f"--encoder {which!r}: expected one of {sorted(found)}, or several joined by commas")
+    adapted = [ViewAdapter(found[v], v) if v in ("L", "ab") else found[v] for v in views]
+    if len(adapted) == 1:
+        return adapted[0].eval(), modality_of(adapted[0])
+    if len({modality_of(e) for e in adapted}) > 1:
+        raise UserError(f"--encoder {which!r}: cannot concatenate encoders of different inputs")
+    return Concatenated(adapted).eval(), modality_of(adapted[0])
+
+
+class Concatenated(nn.Module):
+    """Several encoders of one input, their layers' globally pooled features side by side."""
+
+    def __init__(self, encoders: list[nn.Module]):
+        super().__init__()
+        self.parts = nn.ModuleList(encoders)
+        self.modality = modality_of(encoders[0])
+        self.out_dim = sum(e.out_dim for e in encoders)
+
+    def features(self, x) -> dict[str, torch.Tensor]:
+        from multiview.eval.core.features import flatten_layer
+
+        outs = [e.features(x) for e in self.parts]
+        common = [k for k in outs[0] if all(k in o for o in outs[1:])]
+        return {k: torch.cat([flatten_layer(o[k].float()) for o in outs], 1) for k in common}
+
+    def forward(self, x) -> torch.Tensor:
+        return self.features(x)["pool"]
 
 
 def run_datamodule(checkpoint: str | Path, stage: str = "fit"):

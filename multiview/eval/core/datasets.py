@@ -2,8 +2,9 @@
 
 ``--data`` is ``cifar10`` (the shared JPEG tar if the data folder has it, else torchvision's),
 ``cifar100``, ``stl10``, ``mnist``, ``speechcommands``, ``esc50`` (:mod:`multiview.data.standard`),
-``fsdd`` (the Free Spoken Digit Dataset, test speakers held out), ``run`` (the labelled clips of
-the run's own data module: its training clips for train/val, its held-out clips for test), or a
+``fsdd`` (the Free Spoken Digit Dataset, test speakers held out), ``run`` (the labelled samples of
+the run's own data module: its training samples for train/val, its held-out ones for test;
+:mod:`multiview.eval.core.run_data`, as the end-of-fit reports), or a
 path: an image folder/tar for a frame encoder, an audio folder/tar for an audio encoder. Names are
 found under ``--data-root`` (else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``). Text encoders take ``words`` or ``polarity`` or a
 labelled text file (:mod:`multiview.data.text.text_labels`), split by stratified sampling. Every
@@ -22,7 +23,11 @@ from torch.utils.data import Dataset, Subset
 from multiview.core import paths
 from multiview.data.standard import AUDIO_SETS, IMAGE_SETS
 from multiview.core.errors import UserError
+from multiview.eval.core.subsets import InMemory, Renamed, balanced, split_off  # noqa: F401 (re-exported)
 
+# The defaults of every evaluation of frozen features, command or end-of-fit report.
+DEFAULTS = {"layer": "pool", "spatial": 1, "train_limit": 5000, "test_limit": 2000, "val_fraction": 0.2,
+            "seed": 0, "tsne_points": 1000, "perplexity": 30.0}
 SHARED = {"cifar10": ("images", "cifar10-jpg.tar"), "fsdd": ("audio", "fsdd.tar")}
 
 
@@ -38,68 +43,16 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default="", help="folder of the named data sets (default: $MULTIVIEW_DATA, "
                         "else $MULTIVIEW_HOME/data)")
     parser.add_argument("--encoder", default="auto", help="which encoder of the run: frame | audio | ...")
-    parser.add_argument("--layer", default="pool", help="layer of encoder.features (default: pool)")
-    parser.add_argument("--spatial", type=int, default=1, help="pool spatial maps to SxS before flattening")
-    parser.add_argument("--train-limit", type=int, default=5000, help="class-balanced training subset")
-    parser.add_argument("--test-limit", type=int, default=2000, help="class-balanced test subset")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="of training, for model selection")
+    parser.add_argument("--layer", default=DEFAULTS["layer"], help="layer of encoder.features (default: pool)")
+    parser.add_argument("--spatial", type=int, default=DEFAULTS["spatial"], help="pool spatial maps to SxS before flattening")
+    parser.add_argument("--train-limit", type=int, default=DEFAULTS["train_limit"], help="class-balanced training subset")
+    parser.add_argument("--test-limit", type=int, default=DEFAULTS["test_limit"], help="class-balanced test subset")
+    parser.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"], help="of training, for model selection")
     parser.add_argument("--size", type=int, default=32, help="image side for image folders")
     parser.add_argument("--test-fraction", type=float, default=0.25, help="text data: held out for test")
     parser.add_argument("--corpus", default="", help="text: corpus for the PPMI-SVD baseline (default: the run's)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--out", default="", help="output folder (default: RUN/eval/<kind>)")
-
-
-class Renamed(Dataset):
-    """Expose ``key`` of another dataset's samples as ``"input"``."""
-
-    def __init__(self, base: Dataset, key: str):
-        self.base, self.key = base, key
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int) -> dict:
-        s = self.base[i]
-        return {"input": s[self.key], "label": int(s["label"])}
-
-
-class InMemory(Dataset):
-    """Every sample of ``base`` decoded once (video decoding is too slow to repeat per epoch)."""
-
-    def __init__(self, base: Dataset):
-        self.items = [base[i] for i in range(len(base))]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> dict:
-        return self.items[i]
-
-
-def balanced(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
-    """Indices of a class-balanced subset of at most ``limit`` items (round-robin over classes)."""
-    labels = np.asarray(labels)
-    if not limit or limit >= len(labels):
-        return np.arange(len(labels))
-    order = np.random.default_rng(seed).permutation(len(labels))
-    rank = np.empty(len(labels), np.int64)
-    for c in np.unique(labels):
-        idx = order[labels[order] == c]
-        rank[idx] = np.arange(len(idx))
-    return np.sort(np.lexsort((order.argsort(), rank))[:limit])
-
-
-def split_off(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified ``(train, val)`` index split with ``fraction`` of each class in val."""
-    rng = np.random.default_rng(seed + 1)
-    train, val = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        k = max(1, int(round(fraction * len(idx)))) if len(idx) > 1 else 0
-        val += idx[:k].tolist()
-        train += idx[k:].tolist()
-    return np.sort(train), np.sort(val)
 
 
 def data_tag(args, modality: str) -> str:
@@ -175,28 +128,11 @@ def standard_splits(args, modality: str, encoder, test_limit: int, root: Path) -
 
 
 def run_splits(checkpoint: str, modality: str, args, test_limit: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
-    """Labelled moments of the run's own clips: training clips -> train/val, held-out clips -> test."""
-    from multiview.data.video.clips import ClipDataset
+    """``--data run``: :func:`multiview.eval.core.run_data.run_splits` of the run's data module."""
     from multiview.eval.core.checkpoint import run_datamodule
+    from multiview.eval.core.run_data import run_splits as splits_of
 
-    dm = run_datamodule(checkpoint)
-    tr, te = dm.train_set, dm.val_set
-    if not isinstance(tr, ClipDataset) or min(tr.labels + te.labels, default=-1) < 0:
-        raise UserError(f"--data run: {type(dm).__name__} has no labelled clips; pass --data PATH")
-    common = dict(frame_size=tr.frame_size, sample_rate=tr.sample_rate, audio_seconds=tr.audio_seconds,
-                  positions="uniform", label_names=tr.label_names)
-    train = ClipDataset(tr.records, clips_per_video=2, **common)
-    test = ClipDataset(te.records, clips_per_video=4, **common)
-    tri, vai = split_off(np.array(tr.labels), args.val_fraction, args.seed)  # whole clips to val
-
-    def expand(clips: np.ndarray) -> list[int]:
-        return [2 * int(c) + k for c in clips for k in range(2)]
-
-    key = {"frame": "frame", "audio": "audio", "text": "caption"}[modality]
-    test_idx = balanced(np.repeat(np.array(te.labels), 4), test_limit, args.seed)
-    names = getattr(dm, "label_names", []) or [str(i) for i in range(max(tr.labels) + 1)]
-    return (InMemory(Subset(Renamed(train, key), expand(tri))), InMemory(Subset(Renamed(train, key), expand(vai))),
-            InMemory(Subset(Renamed(test, key), test_idx.tolist())), names)
+    return splits_of(run_datamodule(checkpoint), modality, args.val_fraction, args.seed, args.train_limit, test_limit)
 
 
 def text_splits(args, encoder=None) -> tuple[Dataset, Dataset, Dataset, list[str]]:

@@ -11,7 +11,8 @@ from multiview.eval.reports.base import Report
 class RetrievalReport(Report):
     """R@K, median rank and class mAP between every pair of views on the held-out data
     (``datamodule.val_dataloader()``), trained vs random init vs chance; ``retrieval.png`` for
-    frame/sound models. The same figures as ``multiview eval retrieval --checkpoint RUN``."""
+    frame/sound models. One path with ``multiview eval retrieval --checkpoint RUN --data run``:
+    both call :func:`~multiview.eval.core.paired.retrieval_figures`, so the figures agree."""
 
     name = "retrieval"
 

@@ -1,16 +1,21 @@
-"""The t-SNE report: a 2-D map of one encoder's pooled features on the held-out data."""
+"""The t-SNE report: a 2-D map of one encoder's features on the run's held-out data.
+
+One path per figure: it calls :func:`multiview.eval.core.frozen.tsne_figures`, as
+``multiview eval tsne`` does, on :func:`multiview.eval.core.run_data.run_splits` of the run's data
+module with the same defaults, so ``multiview eval tsne --checkpoint RUN --data run`` reproduces
+its ``tsne/...`` figures.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from multiview.core.errors import UserError
-from multiview.eval.core.embed import batch_to, embed_loader, random_init
-from multiview.eval.core.features import device_of
+from multiview.eval.core.checkpoint import pick_encoder
+from multiview.eval.core.datasets import DEFAULTS
+from multiview.eval.core.frozen import tsne_figures
 from multiview.eval.core.plots import plot_maps
-from multiview.eval.metrics.maps import neighbour_agreement, tsne_2d
+from multiview.eval.core.run_data import run_splits
 from multiview.eval.reports.base import Report
-from multiview.views.select import get_view
 
 
 class TSNEReport(Report):
@@ -19,30 +24,25 @@ class TSNEReport(Report):
     ten nearest 2-D neighbours that have its label.
 
     Args:
-        encoder: view name of the encoder to map (default: the method's first).
-        max_points: held-out samples to map at most.
+        encoder: view name(s) of the encoder to map, as ``--encoder`` (default ``auto``).
+        max_points: held-out samples to map at most (class-balanced; ``--n`` of the command).
+        layer, spatial, perplexity, seed, train_limit, val_fraction: as the command's options.
     """
 
     name = "tsne"
 
-    def __init__(self, encoder: str | None = None, max_points: int = 1000):
-        self.view, self.max_points = encoder, max_points
+    def __init__(self, encoder: str | None = None, max_points: int = DEFAULTS["tsne_points"],
+                 layer: str = DEFAULTS["layer"], spatial: int = DEFAULTS["spatial"],
+                 perplexity: float = DEFAULTS["perplexity"], seed: int = DEFAULTS["seed"],
+                 train_limit: int = DEFAULTS["train_limit"], val_fraction: float = DEFAULTS["val_fraction"]):
+        self.encoder, self.max_points, self.layer, self.spatial = encoder, max_points, layer, spatial
+        self.perplexity, self.seed, self.train_limit, self.val_fraction = perplexity, seed, train_limit, val_fraction
 
     def compute(self, trainer, model, run_dir: Path) -> dict[str, float]:
-        view = self.view or next(iter(model.encoders()))
-
-        def forward(m, batch):
-            return {view: m.encoders()[view](get_view(batch_to(batch, device_of(m)), view))}
-
-        loader = trainer.datamodule.val_dataloader()
-        maps, figures = {}, {}
-        for name, m in (("trained", model), ("random init", random_init(model, loader, forward))):
-            z = embed_loader(m, loader, forward=forward)
-            if "label" not in z or len(z["label"]) < 5:
-                raise UserError("needs five or more labelled held-out samples")
-            labels = z["label"][: self.max_points].numpy()
-            maps[name] = tsne_2d(z[view][: self.max_points])
-            figures[f"tsne/{name.replace(' ', '_')}/knn10_agreement"] = neighbour_agreement(maps[name], labels)
-        classes = [str(c) for c in range(int(labels.max()) + 1)]
-        plot_maps(maps, labels, classes, f"t-SNE of the held-out {view} features", run_dir / "tsne.png")
+        encoder, modality = pick_encoder(model.encoders(), self.encoder, type(model).__name__)
+        train, _, test, classes = run_splits(trainer.datamodule, modality, self.val_fraction, self.seed,
+                                             self.train_limit, self.max_points)
+        figures, maps, labels = tsne_figures(encoder, train, test, self.layer, self.spatial, self.perplexity,
+                                             self.seed)
+        plot_maps(maps, labels, classes, f"t-SNE of the held-out {modality} features", run_dir / "tsne.png")
         return figures
