@@ -22,15 +22,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from multiview.encoders.registry import EncoderSpec, build, plain
 from multiview.core.errors import UserError
+from multiview.encoders.registry import EncoderSpec, build, plain
 from multiview.methods.base import Method
 from multiview.objectives.ambient_targets import AmbientTargets
 from multiview.objectives.sound_texture import SoundTexture
+from multiview.views.select import get_view
 
 
 class AmbientSound(Method):
     """Frame encoder + linear head over sound clusters (cross-entropy) or PCA-sign bits (BCE).
+
+    Figures: ``loss`` and ``acc`` (of the cluster, or per bit). The head is one Linear layer
+    (after an optional dropout), the paper's classifier on the frame network's features.
 
     Args:
         encoder: the frame encoder, e.g. ``{name: small_resnet, width: 32}`` or ``{name: alexnet}``.
@@ -104,10 +108,12 @@ class AmbientSound(Method):
                             f"this model computes {self.texture.dim}")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
         if self.targets is not None:
             checkpoint["ambient_targets"] = self.targets.state
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         if "ambient_targets" in checkpoint:
             self.targets = AmbientTargets(checkpoint["ambient_targets"])
 
@@ -125,25 +131,15 @@ class AmbientSound(Method):
             frame = frame.contiguous(memory_format=torch.channels_last)
         return self.head(self.frame_encoder(frame))
 
-    def loss_and_accuracy(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        y = self.sound_targets(batch["audio"])
-        logits = self(batch["frame"]).float()
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``loss``: cross-entropy over the sound's cluster (Sec. 3.2), or one logistic loss per
+        PCA-sign bit; ``acc``: how often the cluster (each bit) is named."""
+        y = self.sound_targets(get_view(batch, "audio"))
+        logits = self(get_view(batch, self.resolve(batch, "input", "frame"))).float()
         if self.target_kind == "clusters":
-            return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
-        return F.binary_cross_entropy_with_logits(logits, y), ((logits > 0).float() == y).float().mean()
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, acc = self.loss_and_accuracy(batch)
-        n = len(batch["frame"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=n)
-        self.log("train/acc", acc, batch_size=n)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, acc = self.loss_and_accuracy(batch)
-        n = len(batch["frame"])
-        self.log("val/loss", loss, prog_bar=True, batch_size=n)
-        self.log("val/acc", acc, prog_bar=True, batch_size=n)
+            return {"loss": F.cross_entropy(logits, y), "acc": (logits.argmax(1) == y).float().mean()}
+        return {"loss": F.binary_cross_entropy_with_logits(logits, y),
+                "acc": ((logits > 0).float() == y).float().mean()}
 
     def encoders(self) -> dict[str, nn.Module]:
         return {"frame": self.frame_encoder}

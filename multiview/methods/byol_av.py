@@ -12,13 +12,13 @@ the sound's own projection.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 
+from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import Method
-from multiview.methods.ssl import ema_, frozen_copy, mlp
+from multiview.methods.parts import BYOLHead, ema_, frozen_copy
 from multiview.objectives.predictive import byol_loss
 from multiview.views.select import get_view, view_channels
 
@@ -27,6 +27,10 @@ DEFAULT_ENCODERS = {"frame": EncoderSpec(width=16), "audio": EncoderSpec("logmel
 
 class CrossModalBYOL(Method):
     """Two online networks, two momentum targets; each view predicts the other's target code.
+
+    Figures: ``loss`` and one ``loss_<a>-><b>`` per direction. Projectors and predictors are
+    :class:`~multiview.methods.parts.BYOLHead`; the targets are :func:`~multiview.methods.parts.frozen_copy`
+    twins moved by :func:`~multiview.methods.parts.ema_` at :meth:`~Method.momentum_at`.
 
     Args:
         views: the two views, e.g. ``[frame, audio]``.
@@ -38,19 +42,19 @@ class CrossModalBYOL(Method):
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
-    def __init__(self, views: list[str] = ["frame", "audio"], encoders: dict[str, EncoderSpec] | None = None,
+    def __init__(self, views: tuple[str, ...] = ("frame", "audio"), encoders: dict[str, EncoderSpec] | None = None,
                  proj_hidden: int = 512, proj_dim: int = 128, momentum: float = 0.99, sample_rate: int = 16000,
                  **kwargs):
         super().__init__(**kwargs)
         encoders = {v: plain(spec) for v, spec in (encoders or {}).items()}
         self.save_hyperparameters()
         if len(views) != 2 or views[0] == views[1]:
-            raise ValueError(f"model.views: expected two distinct views, got {views}")
+            raise UserError(f"model.views: expected two distinct views, got {views}")
         self.views, self.base_momentum = list(views), momentum
         specs = {v: as_spec(encoders.get(v), DEFAULT_ENCODERS.get(v)) for v in self.views}
         self.nets = nn.ModuleDict({v: build(specs[v], view_channels(v), sample_rate) for v in self.views})
-        self.projectors = nn.ModuleDict({v: mlp(e.out_dim, proj_hidden, proj_dim) for v, e in self.nets.items()})
-        self.predictors = nn.ModuleDict({v: mlp(proj_dim, proj_hidden, proj_dim) for v in self.views})
+        self.projectors = nn.ModuleDict({v: BYOLHead(e.out_dim, proj_hidden, proj_dim) for v, e in self.nets.items()})
+        self.predictors = nn.ModuleDict({v: BYOLHead(proj_dim, proj_hidden, proj_dim) for v in self.views})
         self.target_nets, self.target_projectors = frozen_copy(self.nets), frozen_copy(self.projectors)
 
     def encoders(self) -> dict[str, nn.Module]:
@@ -67,25 +71,18 @@ class CrossModalBYOL(Method):
         return {a: self.predictors[a](self.projectors[a](self.nets[a](x[a]))),
                 b: self.projectors[b](self.nets[b](x[b]))}
 
-    def loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``loss``: BYOL's ``2 - 2 cos`` of each view's prediction against the other's target
+        projection (Grill et al. 2020, Eq. 2), summed over both directions."""
         a, b = self.views
         x = self.inputs(batch)
         p = {v: self.predictors[v](self.projectors[v](self.nets[v](x[v]))) for v in self.views}
         with torch.no_grad():
             z = {v: self.target_projectors[v](self.target_nets[v](x[v])) for v in self.views}
-        parts = {f"{a}->{b}": byol_loss(p[a], z[b]), f"{b}->{a}": byol_loss(p[b], z[a])}
-        return sum(parts.values()), parts
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        total, parts = self.loss(batch)
-        self.log_losses("train", total, parts, len(batch["index"]))
-        return total
+        parts = {f"loss_{a}->{b}": byol_loss(p[a], z[b]), f"loss_{b}->{a}": byol_loss(p[b], z[a])}
+        return {"loss": sum(parts.values()), **parts}
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         m = self.momentum_at(self.base_momentum)
         ema_(self.target_nets, self.nets, m)
         ema_(self.target_projectors, self.projectors, m)
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        total, _ = self.loss(batch)
-        self.log("val/loss", total, prog_bar=True, batch_size=len(batch["index"]), sync_dist=True)

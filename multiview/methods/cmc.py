@@ -14,8 +14,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import Method
+from multiview.methods.parts import SimCLRProjectionHead
 from multiview.objectives.infonce import multiview_info_nce, view_pairs
 from multiview.objectives.memory_bank import MemoryBankNCE
 from multiview.views.select import get_view, view_channels
@@ -24,14 +26,11 @@ DEFAULT_ENCODERS = {"L": EncoderSpec(width=16), "ab": EncoderSpec(width=16),
                     "audio": EncoderSpec("logmel_resnet"), "caption": EncoderSpec("word_bag")}
 
 
-def projection_head(in_dim: int, out_dim: int) -> nn.Module:
-    """The MLP head of SimCLR/CMC: Linear -> BN -> ReLU -> Linear."""
-    return nn.Sequential(nn.Linear(in_dim, in_dim), nn.BatchNorm1d(in_dim), nn.ReLU(inplace=True),
-                         nn.Linear(in_dim, out_dim))
-
-
 class CMC(Method):
     """Encoders and heads per view, trained with multi-view InfoNCE or memory-bank NCE.
+
+    Figures: ``loss`` (the weighted sum over pairs) and ``loss_<a>-<b>`` per pair; held-out
+    batches are scored with in-batch InfoNCE whatever the estimator (the banks are not touched).
 
     Args:
         views: two or more of frame, image, rgb, L, ab, audio, caption.
@@ -51,7 +50,7 @@ class CMC(Method):
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
-    def __init__(self, views: list[str] = ["frame", "audio"], encoders: dict[str, EncoderSpec] | None = None,
+    def __init__(self, views: tuple[str, ...] = ("frame", "audio"), encoders: dict[str, EncoderSpec] | None = None,
                  graph: str = "full", anchor: str | None = None, pair_weights: dict[str, float] | None = None,
                  estimator: str = "infonce", nce_k: int = 4096, nce_momentum: float = 0.5,
                  n_data: int = 0, sample_rate: int = 16000, proj_dim: int = 128,
@@ -60,24 +59,25 @@ class CMC(Method):
         encoders = {v: plain(spec) for v, spec in (encoders or {}).items()}
         self.save_hyperparameters()
         if len(views) < 2 or len(set(views)) != len(views):
-            raise ValueError(f"model.views: expected two or more distinct views, got {views}")
+            raise UserError(f"model.views: expected two or more distinct views, got {views}")
         if temperature <= 0:
-            raise ValueError(f"model.temperature: expected a positive number, got {temperature}")
+            raise UserError(f"model.temperature: expected a positive number, got {temperature}")
         if estimator not in ("infonce", "nce"):
-            raise ValueError(f"model.estimator: expected 'infonce' or 'nce', got {estimator!r}")
+            raise UserError(f"model.estimator: expected 'infonce' or 'nce', got {estimator!r}")
         unknown_views = set(encoders or {}) - set(views)
         if unknown_views:
-            raise ValueError(f"model.encoders: {sorted(unknown_views)} are not among model.views {views}")
+            raise UserError(f"model.encoders: {sorted(unknown_views)} are not among model.views {views}")
         self.views, self.temperature, self.estimator = list(views), temperature, estimator
         self.pairs = view_pairs(self.views, graph, anchor)
         names = {f"{a}-{b}" for a, b in self.pairs}
         unknown = set(pair_weights or {}) - names
         if unknown:
-            raise ValueError(f"model.pair_weights: unknown pairs {sorted(unknown)}; the graph has {sorted(names)}")
+            raise UserError(f"model.pair_weights: unknown pairs {sorted(unknown)}; the graph has {sorted(names)}")
         self.weights = {(a, b): (pair_weights or {}).get(f"{a}-{b}", 1.0) for a, b in self.pairs}
         specs = {v: as_spec((encoders or {}).get(v), DEFAULT_ENCODERS.get(v)) for v in self.views}
         self.nets = nn.ModuleDict({v: build(specs[v], view_channels(v), sample_rate) for v in self.views})
-        self.heads = nn.ModuleDict({v: projection_head(e.out_dim, proj_dim) for v, e in self.nets.items()})
+        self.heads = nn.ModuleDict({v: SimCLRProjectionHead(e.out_dim, e.out_dim, proj_dim, hidden_bias=True)
+                                    for v, e in self.nets.items()})
         self.bank = MemoryBankNCE(self.views, proj_dim, n_data, nce_k, temperature, nce_momentum) \
             if estimator == "nce" else None
 
@@ -103,20 +103,13 @@ class CMC(Method):
         """Projected embeddings of every view, ``{view: [B, proj_dim]}``."""
         return {v: self.heads[v](h) for v, h in self.encode(batch).items()}
 
-    def loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``loss`` and ``loss_<a>-<b>`` per pair of views: memory-bank NCE while training with
+        ``estimator: nce`` (Sec. 3.4), else in-batch InfoNCE (Eq. 2-3)."""
         z = self.embed(batch)
-        if self.bank is not None:
-            total, per_pair = self.bank(z, batch["index"], self.pairs)
+        if self.bank is not None and self.training:
+            _, per_pair = self.bank(z, batch["index"], self.pairs)
             total = sum(self.weights[p] * per_pair[f"{p[0]}-{p[1]}"] for p in self.pairs)
-            return total, per_pair
-        return multiview_info_nce(z, self.pairs, self.temperature, self.weights)
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        total, per_pair = self.loss(batch)
-        self.log_losses("train", total, per_pair, len(batch["index"]))
-        return total
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        z = self.embed(batch)
-        total, _ = multiview_info_nce(z, self.pairs, self.temperature, self.weights)
-        self.log("val/infonce", total, prog_bar=True, batch_size=len(batch["index"]), sync_dist=True)
+        else:
+            total, per_pair = multiview_info_nce(z, self.pairs, self.temperature, self.weights)
+        return {"loss": total, **{f"loss_{pair}": value for pair, value in per_pair.items()}}

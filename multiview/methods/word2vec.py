@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from multiview.core.errors import UserError
 from multiview.data.text.corpus import keep_probabilities
 from multiview.data.text.word_vectors import save_word2vec, to_keyed_vectors
 from multiview.encoders.text import TextEncoder
@@ -103,7 +104,7 @@ class Word2Vec(Method):
         super().__init__(lr=alpha, weight_decay=0.0, optimizer="sgd", warmup_fraction=0.0)
         for name, value in (("dim", dim), ("window", window), ("negative", negative)):
             if value < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {value}")
+                raise UserError(f"model.{name}: expected an integer >= 1, got {value}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.dim, self.window, self.negative, self.sample = dim, window, negative, sample
@@ -258,24 +259,27 @@ class Word2Vec(Method):
         return loss / predictions, pairs
 
     def training_step(self, batch, batch_idx):
+        """Its own loop (worker threads, no autograd); figures through the base's
+        :meth:`~multiview.methods.base.Method.log_figures`: ``loss`` (per prediction, once a chunk
+        has finished), ``alpha`` (the learning rate) and ``pairs`` trained."""
         ids, lengths = batch["ids"], batch["lengths"]
         loss, pairs = self.train_chunk(ids, lengths)
         self.words_done += ids.numel()
-        if pairs:
-            self.log("train/loss", loss, prog_bar=True, batch_size=ids.numel())
-        self.log("train/alpha", self.current_alpha(), batch_size=ids.numel())
-        self.log("train/pairs", float(pairs), reduce_fx="sum", batch_size=ids.numel())
+        figures = {"loss": loss if pairs else None, "alpha": self.current_alpha(), "pairs": float(pairs)}
+        self.log_figures("train", figures, ids.numel())
         return None
 
     def on_train_epoch_end(self) -> None:
         self.drain()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
         self.drain()  # the state_dict's tensors share storage with syn0/syn1, saved after this
         counts = torch.as_tensor(self.counts)
         checkpoint["word2vec"] = {"words": self.words, "counts": counts, "words_done": self.words_done}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         state = checkpoint["word2vec"]
         if not self.words:
             self.build(state["words"], state["counts"].numpy())

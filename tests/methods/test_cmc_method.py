@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from multiview.methods.cmc import CMC
 from multiview.eval.core.embed import random_like
+from multiview.methods.cmc import CMC
 
 LAB4 = {"L": {"width": 4}, "ab": {"width": 4}}
 AV8 = {"frame": {"width": 8}, "audio": {"width": 8}}
@@ -20,8 +20,10 @@ def video_batch(n=6):
 def test_three_views_train_step(estimator, graph):
     model = CMC(views=["frame", "audio", "caption"], graph=graph, estimator=estimator, n_data=10,
                 nce_k=8, encoders={"frame": {"width": 8}, "audio": {"width": 8}, "caption": {"dim": 16}}, proj_dim=16)
-    loss, per_pair = model.loss(video_batch())
+    figures = model.losses(video_batch(), 0)
+    loss, per_pair = figures["loss"], {k: v for k, v in figures.items() if k.startswith("loss_")}
     assert torch.isfinite(loss) and len(per_pair) == (3 if graph == "full" else 2)
+    assert sorted(per_pair) == sorted(f"loss_{a}-{b}" for a, b in model.pairs)
     loss.backward()
     for v in ("frame", "audio", "caption"):
         grads = [p.grad for p in model.encoders()[v].parameters() if p.requires_grad]
@@ -35,7 +37,26 @@ def test_pair_weights_scale_the_loss():
     b.load_state_dict(a.state_dict())
     batch = {"image": torch.rand(4, 3, 16, 16), "label": torch.zeros(4, dtype=torch.long), "index": torch.arange(4)}
     a.eval(), b.eval()
-    assert b.loss(batch)[0].item() == pytest.approx(2 * a.loss(batch)[0].item(), rel=1e-5)
+    assert b.losses(batch, 0)["loss"].item() == pytest.approx(2 * a.losses(batch, 0)["loss"].item(), rel=1e-5)
+
+
+def test_held_out_figure_is_val_loss_and_heads_keep_their_keys(tmp_path):
+    """Training and held-out figures share one name scheme (``val/loss``, ``val/loss_L-ab``); the
+    heads are parts.SimCLRProjectionHead with the old nn.Sequential's state_dict keys."""
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    model = CMC(views=["L", "ab"], encoders=LAB4, proj_dim=8)
+    assert {"heads.L.0.weight", "heads.L.0.bias", "heads.L.1.running_mean", "heads.L.3.weight"} <= set(
+        model.state_dict())
+    g = torch.Generator().manual_seed(0)
+    samples = [{"image": torch.rand(3, 16, 16, generator=g), "label": 0, "index": i} for i in range(8)]
+    train, val = DataLoader(samples, batch_size=4), DataLoader(samples, batch_size=4)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, default_root_dir=tmp_path)
+    trainer.fit(model, train, val)
+    assert {"train/loss", "train/loss_L-ab", "val/loss", "val/loss_L-ab"} <= set(trainer.callback_metrics)
 
 
 def test_split_encoders_are_half_width():

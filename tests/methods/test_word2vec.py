@@ -4,6 +4,7 @@ model against random vectors on real text (gensim's Lee corpus), reproducibility
 from __future__ import annotations
 
 import tempfile
+
 import lightning as L
 import numpy as np
 import pytest
@@ -219,6 +220,7 @@ def test_threaded_chunks_finish_before_checkpoint_and_export(lee, tmp_path):
                         callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
     trainer.fit(model, datamodule=data)
     assert not model.pending and model.chunks_submitted == sum(1 for _ in data.train_dataloader()) > 1
+    assert {"train/loss", "train/alpha", "train/pairs"} <= set(trainer.callback_metrics)  # the base's log_figures
     ckpt = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert ckpt["word2vec"]["words_done"] == int(data.corpus.ids.shape[0])
     assert torch.equal(ckpt["state_dict"]["syn0"], model.vectors())

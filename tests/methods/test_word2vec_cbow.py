@@ -4,6 +4,7 @@ learning on real text (gensim's Lee corpus)."""
 from __future__ import annotations
 
 import tempfile
+
 import lightning as L
 import numpy as np
 import pytest
