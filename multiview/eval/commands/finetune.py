@@ -7,6 +7,10 @@ and then either every layer is trained (``full``), only the later half of the en
 parameters and the head (``partial``; the earlier layers stay frozen, batch-norm statistics
 included), or the same architecture is trained from random init (``scratch``).
 
+Training is :func:`multiview.eval.core.training.train_classifier`, the supervised baseline's loop;
+its images are augmented by the project's pipeline (:class:`multiview.views.augment.ImageAugment`,
+crop and flip only, seeded from ``(seed, step)``), not by code of its own.
+
 ``multiview eval finetune --checkpoint RUN --data cifar10 --modes full,partial,scratch`` writes
 ``finetune.json`` and ``finetune.png`` (test top-1 per mode).
 """

@@ -28,7 +28,7 @@ import torchaudio
 
 from multiview.core import cache as cache_store
 from multiview.eval.core.embed import random_like
-from multiview.eval.core.training import train_classifier
+from multiview.eval.core.training import AUGMENT_KEY, train_classifier
 from multiview.core.io import load_tensors
 
 
@@ -138,7 +138,7 @@ def supervised(encoder: nn.Module, train, n_classes: int, modality: str, data_ke
     fresh = random_like(encoder, seed)
     for p in fresh.parameters():
         p.requires_grad_(True)
-    key = cache_store.digest(arch_key(encoder), data_key, len(train), n_classes, epochs, lr, seed)
+    key = cache_store.digest(arch_key(encoder), data_key, len(train), n_classes, epochs, lr, seed, AUGMENT_KEY)
     path = cache_store.folder("supervised") / f"{key}.pt"
     with cache_store.locked(path):  # two evaluations of the same data train it once
         if path.is_file():

@@ -1,5 +1,10 @@
 """Training an encoder with a new linear head on labelled data: the supervised baseline and
-fine-tuning both use this loop (AdamW, cosine decay, light augmentation)."""
+fine-tuning both use this loop (AdamW, cosine decay, light augmentation).
+
+Images are augmented by the project's one image pipeline (:class:`multiview.views.augment.ImageAugment`),
+configured for random resized crop and horizontal flip only (:data:`CROP_FLIP`), every batch's draws
+seeded from ``(seed, step)`` (:func:`multiview.views.augment.generator`), so a run repeats exactly.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +16,24 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from multiview.eval.core.features import device_of, to_device
+from multiview.views.augment import ImageAugment, generator
+
+# Crop (60-100% of the area) and flip only: no colour change, which would hide what a label means.
+CROP_FLIP = ImageAugment(scale=(0.6, 1.0), flip=0.5, jitter=(0.0, 0.0, 0.0, 0.0), jitter_p=0.0, gray_p=0.0,
+                         blur_p=0.0)
+AUGMENT_KEY = "image-augment crop 0.6-1 flip 0.5"  # part of cached baselines' keys: change with CROP_FLIP
 
 
-def augment(x: torch.Tensor, modality: str, generator: torch.Generator) -> torch.Tensor:
-    """Images: random 4-pixel-padded crop and horizontal flip; audio: random circular shift;
-    text: none."""
+def augment(x: torch.Tensor, modality: str, seed: int, step: int) -> torch.Tensor:
+    """Images: :data:`CROP_FLIP`; audio: a random circular shift of up to a tenth; text: none.
+    The draws come from ``(seed, step)`` alone."""
     if modality == "text":
         return x
+    g = generator(seed, step)
     if modality == "audio":
-        shift = int(torch.randint(-x.shape[-1] // 10, x.shape[-1] // 10 + 1, (1,), generator=generator))
+        shift = int(torch.randint(-x.shape[-1] // 10, x.shape[-1] // 10 + 1, (1,), generator=g))
         return torch.roll(x, shift, dims=-1)
-    h, w = x.shape[-2:]
-    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
-    i, j = (int(v) for v in torch.randint(0, 9, (2,), generator=generator))
-    x = padded[..., i:i + h, j:j + w]
-    return x.flip(-1) if bool(torch.randint(0, 2, (1,), generator=generator)) else x
+    return CROP_FLIP(x, g)
 
 
 def train_classifier(encoder: nn.Module, head: nn.Module, train, modality: str, epochs: int = 15,
@@ -41,7 +49,7 @@ def train_classifier(encoder: nn.Module, head: nn.Module, train, modality: str, 
     steps = max(1, epochs * len(loader))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
     modules = dict(encoder.named_modules())
-    losses = []
+    losses, step = [], 0
     for _ in range(epochs):
         encoder.train()
         head.train()
@@ -49,7 +57,8 @@ def train_classifier(encoder: nn.Module, head: nn.Module, train, modality: str, 
             modules[name].eval()
         total, n = 0.0, 0
         for batch in loader:
-            x = augment(to_device(batch["input"], device), modality, g)
+            x = augment(to_device(batch["input"], device), modality, seed, step)
+            step += 1
             loss = F.cross_entropy(head(encoder(x)), torch.as_tensor(batch["label"]).to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
