@@ -11,10 +11,10 @@ import torch
 from multiview.data.image.images import ImageFolderData
 
 
-def cifar(shared: Path, train: int = 512, test: int = 256, batch_size: int = 64,
-          augment: bool = False) -> ImageFolderData:
+def cifar(shared: Path, train: int = 512, test: int = 256, batch_size: int = 64) -> ImageFolderData:
+    """Plain CIFAR-10 images (a method crops and flips them itself: ``augment``)."""
     dm = ImageFolderData(str(shared / "images" / "cifar10-jpg.tar"), size=32, batch_size=batch_size,
-                         augment=augment, train_limit=train, test_limit=test)
+                         train_limit=train, test_limit=test)
     dm.setup()
     return dm
 
@@ -25,7 +25,7 @@ def held_out_accuracy(model, batches: list[dict]) -> float:
     model.eval()
     hits = total = 0
     for batch in batches:
-        _, logits, target = model.task(batch)
+        logits, target = model.task(batch)
         hits += int((logits.argmax(1) == target).sum())
         total += len(target)
     model.train()
@@ -39,8 +39,8 @@ def train_steps(model, dm: ImageFolderData, epochs: int, lr: float = 2e-3) -> tu
     before = held_out_accuracy(model, test)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
-        for batch in dm.train_dataloader():
-            loss, _, _ = model.task(batch)
+        for i, batch in enumerate(dm.train_dataloader()):
+            loss = model.losses(batch, i)["loss"]
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -56,18 +56,18 @@ def held_out_loss_before_and_after(model, dm, epochs: int = 3, lr: float = 3e-3)
         model.eval()
         torch.manual_seed(1)
         with torch.no_grad():
-            return float(model.loss(held_out))
+            return float(model.losses(held_out, 0)["loss"])
 
     model.train()
     with torch.no_grad():
-        for batch in dm.train_dataloader():
-            model.loss(batch)
+        for i, batch in enumerate(dm.train_dataloader()):
+            model.losses(batch, i)
     before = loss()
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     for _ in range(epochs):
         model.train()
-        for batch in dm.train_dataloader():
+        for i, batch in enumerate(dm.train_dataloader()):
             opt.zero_grad()
-            model.loss(batch).backward()
+            model.losses(batch, i)["loss"].backward()
             opt.step()
     return before, loss()

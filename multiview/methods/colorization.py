@@ -2,13 +2,14 @@
 
 The encoder sees only the lightness L of each image (one channel, :class:`LightnessEncoder`
 computes it from the RGB batch, so the same encoder reads CIFAR's "image" and video's "frame");
-its deepest map (``layer``) is upsampled by an :class:`~multiview.methods.image_pretext.UpDecoder`
+its deepest map (``layer``) is upsampled by an :class:`~multiview.methods.parts.UpDecoder`
 to ``1 / out_stride`` of the input (1/4 as in the paper), where it predicts, per pixel, a
 distribution over the in-gamut ab bins. Targets are soft-encoded, the loss rebalanced by the
 data's own smoothed ab prior (estimated from ``prior_batches`` training batches when fitting
 starts; kept in the checkpoint as a buffer), and colours decoded by the annealed mean
 (:mod:`multiview.objectives.colorization`). ``loss="regression"`` is the plain L2 on ab instead.
-``colorized.png`` shows held-out images: L, prediction, ground truth.
+``colorized.png`` shows held-out images: L, prediction, ground truth. Training images may first
+be cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from multiview.encoders.registry import EncoderSpec, plain
 from multiview.core.errors import UserError
-from multiview.methods.image_pretext import ImagePretext, UpDecoder
-from multiview.objectives.colorization import (ab_bins, ab_prior, annealed_mean, bin_counts, colorization_loss,
-                                               lab_to_rgb, rebalance_weights, soft_encode)
+from multiview.encoders.registry import EncoderSpec, plain
+from multiview.methods.base import OneEncoder
+from multiview.methods.examples import write_at_fit_end
+from multiview.methods.parts import TrainingCrops, UpDecoder, layer_map
+from multiview.objectives.colorization import (
+    ab_bins,
+    ab_prior,
+    annealed_mean,
+    bin_counts,
+    colorization_loss,
+    lab_to_rgb,
+    rebalance_weights,
+    soft_encode,
+)
 from multiview.views.channels import LAB_MEAN, LAB_STD, rgb_to_lab
 
 AB_SCALE = 110.0  # regression targets: ab / AB_SCALE lies in about [-1, 1]
@@ -45,11 +56,12 @@ class LightnessEncoder(nn.Module):
         return self.features(rgb)["pool"]
 
 
-class Colorization(ImagePretext):
+class Colorization(OneEncoder):
     """L encoder -> upsampling head -> per-pixel ab-bin logits (or ab), Zhang et al. 2016.
 
     Args:
         encoder: the encoder of the L channel, e.g. ``{name: small_resnet, width: 32}``.
+        view: the encoder's view name: "image", "frame" or "auto" (the training batches' picture).
         layer: the encoder map the head reads (``features()`` name).
         out_stride: the prediction's resolution is the input's divided by this (4 in the paper).
         loss: "classification" (soft-encoded bins, rebalanced) or "regression" (L2 on ab).
@@ -59,29 +71,34 @@ class Colorization(ImagePretext):
         rebalance_lambda: lambda of Eq. 4, mixing the prior with the uniform (1: no rebalancing).
         temperature: T of the annealed mean, Eq. 5.
         prior_batches: training batches the ab prior is estimated from when fitting starts.
+        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+            fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
-    png_name = "colorized.png"
+    in_channels = 1  # the encoder reads L
 
-    def __init__(self, encoder: EncoderSpec | None = None, layer: str = "stage4", out_stride: int = 4,
-                 loss: str = "classification", grid: float = 10.0, neighbours: int = 5, sigma: float = 5.0,
-                 rebalance_lambda: float = 0.5, temperature: float = 0.38, prior_batches: int = 50, **kwargs):
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", layer: str = "stage4",
+                 out_stride: int = 4, loss: str = "classification", grid: float = 10.0, neighbours: int = 5,
+                 sigma: float = 5.0, rebalance_lambda: float = 0.5, temperature: float = 0.38,
+                 prior_batches: int = 50, augment: dict | None = None, **kwargs):
         encoder = plain(encoder)
-        super().__init__(encoder, layer, 1, **kwargs)
+        super().__init__(encoder=encoder, view=view, **kwargs)
         self.save_hyperparameters()
         if loss not in ("classification", "regression"):
             raise UserError(f"model.loss: expected 'classification' or 'regression', got {loss!r}")
         if temperature <= 0 or not 0 <= rebalance_lambda <= 1 or out_stride < 1:
             raise UserError(f"model.temperature/rebalance_lambda/out_stride: got {temperature}, "
                             f"{rebalance_lambda}, {out_stride}")
+        channels, n_up = layer_map(self.encoder, layer, self.in_channels, out_stride)
+        self.layer = layer
         self.encoder = LightnessEncoder(self.encoder)
         self.register_buffer("bins", ab_bins(grid))
         q = len(self.bins)
         self.register_buffer("prior", torch.full((q,), 1.0 / q))
         self.register_buffer("prior_fitted", torch.zeros((), dtype=torch.bool))
-        self.head = UpDecoder(self.layer_channels, q if loss == "classification" else 2,
-                              self.ups(out_stride), min_width=64)
+        self.head = UpDecoder(channels, q if loss == "classification" else 2, n_up, min_width=64)
+        self.crops = TrainingCrops(augment)
 
     # --- the ab prior ---------------------------------------------------------------------
     def target_ab(self, rgb: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -94,7 +111,7 @@ class Colorization(ImagePretext):
         for i, batch in enumerate(loader):
             if i >= self.hparams.prior_batches:
                 break
-            x = self.images(batch).to(self.bins.device)
+            x = self.inputs(batch).to(self.bins.device)
             size = tuple(max(1, s // self.hparams.out_stride) for s in x.shape[-2:])
             counts += bin_counts(self.target_ab(x, size), self.bins)
         if counts.sum() == 0:
@@ -116,25 +133,18 @@ class Colorization(ImagePretext):
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """Bin logits ``[B, Q, h, w]`` (or ab / AB_SCALE ``[B, 2, h, w]``) from the L of ``rgb``."""
         size = tuple(max(1, s // self.hparams.out_stride) for s in rgb.shape[-2:])
-        return self.head(self.feature_map(rgb), size)
+        return self.head(self.encoder.features(rgb)[self.layer], size)
 
-    def loss(self, batch: dict) -> torch.Tensor:
-        x = self.images(batch)
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``{"loss": Eq. 2 (rebalanced cross-entropy over the ab bins), or the L2 on ab}``."""
+        x = self.crops(self, self.inputs(batch), batch_idx)
         out = self(x)
         ab = self.target_ab(x, out.shape[-2:])
         if self.hparams.loss == "regression":
-            return F.mse_loss(out.float(), ab / AB_SCALE)
+            return {"loss": F.mse_loss(out.float(), ab / AB_SCALE)}
         weights = rebalance_weights(self.prior, self.hparams.rebalance_lambda)
         target = soft_encode(ab, self.bins, self.hparams.neighbours, self.hparams.sigma)
-        return colorization_loss(out, target, weights)
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["index"]))
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self.log("val/loss", self.loss(batch), prog_bar=True, batch_size=len(batch["index"]))
+        return {"loss": colorization_loss(out, target, weights)}
 
     def colorize(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB from the L of ``rgb`` and the predicted ab (annealed mean), upsampled to full size."""
@@ -147,5 +157,9 @@ class Colorization(ImagePretext):
         return lab_to_rgb(torch.cat([rgb_to_lab(rgb)[:, :1], ab], 1))
 
     def example_rows(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Rows of the PNG: L, the colours predicted from it, the ground truth."""
         gray = (rgb_to_lab(images)[:, :1] / 100).expand(-1, 3, -1, -1)
         return [gray, self.colorize(images), images]
+
+    def on_fit_end(self) -> None:
+        write_at_fit_end(self, "colorized.png", self.example_rows)

@@ -1,9 +1,11 @@
-"""The named parts methods are built from: heads and momentum (EMA) pairs.
+"""The named parts methods are built from: heads, decoders and momentum (EMA) pairs.
 
 Each head is an ``nn.Sequential`` (or a small module) whose docstring quotes the paper it comes
 from, as lightly's ``SimCLRProjectionHead`` does; a method composes them instead of writing its
 own. Momentum teachers are frozen copies updated by :func:`ema_` on the schedule of
-:func:`cosine_momentum`.
+:func:`cosine_momentum`. The image-to-image pretexts (autoencoder, context encoder, colorization,
+split-brain) read an encoder's ``layer`` map (:func:`layer_map`) through an :class:`UpDecoder`;
+:class:`TrainingCrops` is the crop and flip the image pretexts see of their training batches.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from multiview.core.errors import UserError
+from multiview.encoders.registry import feature_shapes
+from multiview.views.augment import ImageAugment, augment_view, view_step
 
 
 class MLPHead(nn.Sequential):
@@ -107,6 +113,124 @@ class DINOHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(F.normalize(self.mlp(x), dim=-1), F.normalize(self.last.weight, dim=-1))
+
+
+class PairwiseHead(nn.Module):
+    """The order prediction network's head (Lee et al., "Unsupervised Representation Learning by
+    Sorting Sequences", ICCV 2017, Sec. 3.3, "pairwise feature extraction"): each pair of a tuple's
+    codes, (1, 2), (2, 3) and (1, 3), through one shared Linear -> ReLU layer of ``hidden`` units,
+    the pair embeddings concatenated through a linear classifier. ``[B, 3, D]`` -> ``[B, n_classes]``."""
+
+    PAIRS = ((0, 1), (1, 2), (0, 2))
+
+    def __init__(self, code_dim: int, hidden: int, n_classes: int):
+        super().__init__()
+        self.pair = nn.Sequential(nn.Linear(2 * code_dim, hidden), nn.ReLU(inplace=True))
+        self.out = nn.Linear(len(self.PAIRS) * hidden, n_classes)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        pairs = [self.pair(torch.cat([codes[:, i], codes[:, j]], 1)) for i, j in self.PAIRS]
+        return self.out(torch.cat(pairs, 1))
+
+
+class UpDecoder(nn.Module):
+    """The up-convolutional decoder of the context encoder (Pathak et al. 2016, Sec. 3.1: "a
+    series of five up-convolutional layers ... each with a rectified linear unit (ReLU) activation
+    function. A up-convolutional is simply an upsampling followed by a convolution"), also the
+    colorization and split-brain heads: ``n_up`` doublings (nearest upsampling, 3x3 conv,
+    BatchNorm, ReLU; channels halved down to ``min_width``), then a 3x3 convolution to
+    ``out_channels``; resized to ``size`` when given."""
+
+    def __init__(self, in_channels: int, out_channels: int, n_up: int, min_width: int = 32):
+        super().__init__()
+        layers, c = [], in_channels
+        for _ in range(n_up):
+            nxt = max(min_width, c // 2)
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, nxt, 3, 1, 1, bias=False),
+                       nn.BatchNorm2d(nxt), nn.ReLU(inplace=True)]
+            c = nxt
+        layers.append(nn.Conv2d(c, out_channels, 3, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        y = self.net(h)
+        if size is not None and tuple(y.shape[-2:]) != tuple(size):
+            y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        return y
+
+
+class CodeBottleneck(nn.Sequential):
+    """The autoencoder's code (Hinton & Salakhutdinov 2006: "a multilayer 'encoder' network to
+    transform the high-dimensional data into a low-dimensional code and a similar 'decoder'
+    network to recover the data from the code"): a 1x1 convolution of the encoder's map down to
+    ``code_channels``, then BatchNorm."""
+
+    def __init__(self, in_channels: int, code_channels: int):
+        super().__init__(nn.Conv2d(in_channels, code_channels, 1), nn.BatchNorm2d(code_channels))
+
+
+class ChannelMixer(nn.Sequential):
+    """Stands in for the context encoder's channel-wise fully connected layer (Pathak et al. 2016,
+    Sec. 3.1: it "propagate[s] information within activations of each feature map" between
+    encoder and decoder): a 1x1 convolution mixing channels, BatchNorm and ReLU."""
+
+    def __init__(self, channels: int):
+        super().__init__(nn.Conv2d(channels, channels, 1), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+
+
+class PatchDiscriminator(nn.Sequential):
+    """The context encoder's adversarial discriminator (Pathak et al. 2016, Sec. 3.2, after DCGAN,
+    Radford et al. 2016: strided convolutions, "LeakyReLU activation in the discriminator"):
+    three stride-2 4x4 convolutions, BatchNorm on the last two, pooled to one logit."""
+
+    def __init__(self, width: int = 32, in_channels: int = 3):
+        super().__init__(
+            nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * width),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 1))
+
+
+def layer_map(encoder: nn.Module, layer: str, in_channels: int = 3, out_stride: float = 1.0) -> tuple[int, int]:
+    """``(channels, doublings)`` of a frame encoder's ``features()`` map ``layer``: its channel
+    count and the upsampling doublings (:class:`UpDecoder`'s ``n_up``) that take it back to
+    ``1 / out_stride`` of the input size.
+    One line naming ``model.layer`` (or ``model.encoder``) when it is not a spatial map."""
+    if getattr(encoder, "modality", "frame") != "frame":
+        raise UserError(f"model.encoder: expected a frame encoder, got a {encoder.modality} one")
+    side = 64
+    maps = feature_shapes(encoder, in_channels, side)
+    if layer not in maps or layer == "pool" or len(maps[layer]) != 4:
+        spatial = [k for k, v in maps.items() if len(v) == 4]
+        raise UserError(f"model.layer: expected one of {', '.join(spatial)}, got {layer!r}")
+    return maps[layer][1], max(0, round(math.log2(side / maps[layer][-1] / out_stride)))
+
+
+class TrainingCrops:
+    """Random resized crops and horizontal flips of a method's training images, on the batch: the
+    training-set augmentation of the pretext papers' CIFAR code (crop and flip, no colour change,
+    which colorization's targets and relative position's colour guard would see). Fields of
+    :class:`~multiview.views.augment.ImageAugment` (default crop area 0.2-1, flip 0.5; colour
+    jitter and grayscale off unless asked) plus ``seed``; ``None``: the images as they are.
+    Sample ``i`` of each step draws from ``(seed, global step, i)``
+    (:func:`~multiview.views.augment.augment_view`), so a resumed run sees the same crops;
+    held-out batches are never augmented."""
+
+    def __init__(self, fields: dict | None = None):
+        fields = dict(fields) if fields is not None else None
+        self.seed = int(fields.pop("seed", 0)) if fields is not None else 0
+        try:
+            self.pipeline = None if fields is None else ImageAugment(**{"jitter_p": 0.0, "gray_p": 0.0, **fields})
+        except TypeError as e:
+            raise UserError(f"model.augment: {e}") from None
+
+    def __call__(self, method: nn.Module, x: torch.Tensor, batch_idx: int = 0) -> torch.Tensor:
+        if self.pipeline is None or not method.training:
+            return x
+        step, rank = view_step(method, batch_idx)
+        return augment_view(self.pipeline, x, self.seed, step, rank).to(x.dtype)
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

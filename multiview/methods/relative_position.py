@@ -12,7 +12,8 @@ At CIFAR-10's 32 px a cell would be 10 px; the default upsamples to 96 px (32 px
 patches, an 8 px gap varied by up to 3+3 px of jitter), patches near the 32 px images the encoder
 is probed on. At the end of fit the method writes ``patch_neighbours.png`` into the run: held-out
 query patches (left column) and their nearest neighbours among the patches of other held-out
-images in pooled-feature space (cosine), as in the paper's Fig. 4.
+images in pooled-feature space (cosine), as in the paper's Fig. 4. Training images may first be
+cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -23,19 +24,27 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from multiview.encoders.registry import EncoderSpec
+from multiview.core.errors import UserError
 from multiview.core.io import atomic_write
-from multiview.methods.pretext import PretextMethod, batch_images, cell_tiles, head
-from multiview.objectives.relative_position import (COLOUR_GUARDS, NEIGHBOURS, guard_colour, pick_pairs,
-                                                    relative_position_loss)
+from multiview.encoders.registry import EncoderSpec
+from multiview.methods.base import OneEncoder
+from multiview.methods.parts import ClassifierHead, TrainingCrops
+from multiview.objectives.relative_position import (
+    COLOUR_GUARDS,
+    NEIGHBOURS,
+    guard_colour,
+    pick_pairs,
+    relative_position_loss,
+)
+from multiview.objectives.tiles import cell_tiles
 
 
-class RelativePosition(PretextMethod):
+class RelativePosition(OneEncoder):
     """A frame encoder trained as the shared tower of a relative-position classifier.
 
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
-        view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
+        view: the encoder's view name: "image", "frame" or "auto" (the training batches' picture).
         size: side the images are resized to before they are cut into 3x3 cells, px.
         patch: side of a patch, px.
         jitter: largest random shift of a patch inside its cell, px, each way.
@@ -44,32 +53,39 @@ class RelativePosition(PretextMethod):
         hidden: width of the MLP on the two concatenated patch features.
         retrieval_queries: query patches in ``patch_neighbours.png`` (0: no figure).
         retrieval_images: held-out images whose patches are searched for neighbours.
+        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+            fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
     def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", size: int = 96, patch: int = 24,
                  jitter: int = 3, colour: str = "drop", hidden: int = 512, retrieval_queries: int = 8,
-                 retrieval_images: int = 256, **kwargs):
+                 retrieval_images: int = 256, augment: dict | None = None, **kwargs):
         super().__init__(encoder=encoder, view=view, **kwargs)
         self.save_hyperparameters()
         if colour not in COLOUR_GUARDS:
-            raise ValueError(f"model.colour: expected one of {', '.join(COLOUR_GUARDS)}, got {colour!r}")
+            raise UserError(f"model.colour: expected one of {', '.join(COLOUR_GUARDS)}, got {colour!r}")
         if patch + 2 * jitter > size // 3:
-            raise ValueError(f"model.patch {patch} + 2 * model.jitter {jitter} exceeds the {size // 3} px "
+            raise UserError(f"model.patch {patch} + 2 * model.jitter {jitter} exceeds the {size // 3} px "
                              f"cell of model.size {size}")
         self.size, self.patch, self.jitter, self.colour = size, patch, jitter, colour
         self.retrieval_queries, self.retrieval_images = retrieval_queries, retrieval_images
-        self.head = head(2 * self.encoder.out_dim, hidden, len(NEIGHBOURS))
+        self.head = ClassifierHead(2 * self.encoder.out_dim, hidden, len(NEIGHBOURS))
+        self.crops = TrainingCrops(augment)
 
-    def task(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        images = self.images(batch)
+    def task(self, batch: dict, batch_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits [B, 8], where each image's neighbour patch sits [B])``."""
+        images = self.crops(self, self.inputs(batch), batch_idx)
         tiles = cell_tiles(images, self.size, self.patch, self.jitter)
         target = torch.randint(len(NEIGHBOURS), (len(images),), device=images.device)
         centre, neighbour = pick_pairs(tiles, target)
         both = guard_colour(torch.cat([centre, neighbour]), self.colour)
         f = self.encoder(both)
-        logits = self.head(torch.cat(f.chunk(2), 1))
-        return relative_position_loss(logits, target), logits, target
+        return self.head(torch.cat(f.chunk(2), 1)), target
+
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        logits, target = self.task(batch, batch_idx)
+        return {"loss": relative_position_loss(logits, target), "acc": (logits.argmax(1) == target).float().mean()}
 
     @torch.no_grad()
     def held_out_patches(self, loader) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -77,7 +93,7 @@ class RelativePosition(PretextMethod):
         patches of the first ``retrieval_images`` images of ``loader``."""
         patches, seen = [], 0
         for batch in loader:
-            _, x = batch_images(batch)
+            x = self.inputs(batch)
             patches.append(cell_tiles(x.to(self.device).float(), self.size, self.patch, 0))
             seen += len(x)
             if seen >= self.retrieval_images:
@@ -99,7 +115,7 @@ class RelativePosition(PretextMethod):
 
         patches, feats, ids = self.held_out_patches(loader)
         if ids.max() < 1:
-            raise ValueError("needs two or more held-out images")
+            raise UserError("patch retrieval: needs two or more held-out images")
         z = F.normalize(feats.float(), dim=1)
         queries = torch.linspace(0, len(z) - 1, self.retrieval_queries).round().long().to(z.device)
         sim = z[queries] @ z.T

@@ -4,6 +4,7 @@ Each batch is turned into its four rotations (all four of every image, as the pa
 encoder pools each copy and a head classifies the rotation
 (:func:`~multiview.objectives.rotation.rotation_loss`). At CIFAR-10's 32 px the images are used
 as they are: the paper's own CIFAR experiments (Sec. 3.1) run at 32 px with a NIN network.
+Training images may first be cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -11,26 +12,35 @@ from __future__ import annotations
 import torch
 
 from multiview.encoders.registry import EncoderSpec
-from multiview.methods.pretext import PretextMethod, head
+from multiview.methods.base import OneEncoder
+from multiview.methods.parts import ClassifierHead, TrainingCrops
 from multiview.objectives.rotation import N_ROTATIONS, rotate_all, rotation_loss
 
 
-class Rotation(PretextMethod):
+class Rotation(OneEncoder):
     """A frame encoder trained to tell which of four rotations an image was turned by.
 
     Args:
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
-        view: the encoder's view name: "image", "frame" or "auto" (the training batches' key).
+        view: the encoder's view name: "image", "frame" or "auto" (the training batches' picture).
         hidden: width of the head's hidden layer (0: a linear head on the pooled features).
+        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+            fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
-    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", hidden: int = 0, **kwargs):
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", hidden: int = 0,
+                 augment: dict | None = None, **kwargs):
         super().__init__(encoder=encoder, view=view, **kwargs)
         self.save_hyperparameters()
-        self.head = head(self.encoder.out_dim, hidden, N_ROTATIONS)
+        self.head = ClassifierHead(self.encoder.out_dim, hidden, N_ROTATIONS)
+        self.crops = TrainingCrops(augment)
 
-    def task(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rotated, target = rotate_all(self.images(batch))
-        logits = self.head(self.encoder(rotated))
-        return rotation_loss(logits, target), logits, target
+    def task(self, batch: dict, batch_idx: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits [4B, 4], rotation of each copy [4B])``."""
+        rotated, target = rotate_all(self.crops(self, self.inputs(batch), batch_idx))
+        return self.head(self.encoder(rotated)), target
+
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        logits, target = self.task(batch, batch_idx)
+        return {"loss": rotation_loss(logits, target), "acc": (logits.argmax(1) == target).float().mean()}

@@ -8,7 +8,9 @@ concatenated channel-wise at every layer, so ``features()``, probes and ``eval l
 as they read any frame encoder. Each half is the encoder spec at half its width (a spec of width
 32 gives two halves of 16: the whole has the channels of one width-32 network); a torchvision
 ResNet's widths are fixed, so there each half is a whole one. ``split_brain.png`` shows held-out
-images: L, the colours predicted from L, the ground truth, ab, and the L predicted from ab.
+images: L, the colours predicted from L, the ground truth, ab, and the L predicted from ab. The
+figures are ``loss`` (the sum) and its halves ``loss_l_to_ab`` and ``loss_ab_to_l``. Training
+images may first be cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.core.errors import UserError
-from multiview.methods.image_pretext import ImagePretext, UpDecoder
+from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
+from multiview.methods.base import OneEncoder
+from multiview.methods.examples import write_at_fit_end
+from multiview.methods.parts import TrainingCrops, UpDecoder, layer_map
 from multiview.objectives.colorization import ab_bins, annealed_mean, lab_to_rgb, soft_encode
 from multiview.objectives.split_brain import l_bin_centres, l_bin_index, split_brain_loss
 from multiview.views.channels import normalized_lab, rgb_to_lab
@@ -48,12 +52,13 @@ class SplitEncoder(nn.Module):
         return self.features(rgb)["pool"]
 
 
-class SplitBrain(ImagePretext):
+class SplitBrain(OneEncoder):
     """L half -> ab-bin logits and ab half -> L-bin logits, per pixel, Zhang et al. 2017.
 
     Args:
         encoder: the whole encoder, e.g. ``{name: small_resnet, width: 32}``; each half gets half
             the width.
+        view: the encoder's view name: "image", "frame" or "auto" (the training batches' picture).
         layer: the map of each half that its head reads (``features()`` name).
         out_stride: the predictions' resolution is the input's divided by this.
         grid: side of the ab bins.
@@ -61,20 +66,22 @@ class SplitBrain(ImagePretext):
         neighbours: ab bins each target is soft-encoded over.
         sigma: Gaussian width of the ab soft encoding, in ab units.
         temperature: T of the annealed mean that decodes the colours in the PNG.
+        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+            fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
-    png_name = "split_brain.png"
+    in_channels = 1  # the L half; the ab half is built beside it with 2
 
-    def __init__(self, encoder: EncoderSpec | None = None, layer: str = "stage4", out_stride: int = 4,
-                 grid: float = 10.0, l_bins: int = 50, neighbours: int = 5, sigma: float = 5.0,
-                 temperature: float = 0.38, **kwargs):
+    def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", layer: str = "stage4",
+                 out_stride: int = 4, grid: float = 10.0, l_bins: int = 50, neighbours: int = 5, sigma: float = 5.0,
+                 temperature: float = 0.38, augment: dict | None = None, **kwargs):
         encoder = plain(encoder)
         whole = as_spec(encoder)
         if whole.width is None or whole.width < 2:
             raise UserError(f"model.encoder.width: expected at least 2 (two halves), got {whole.width}")
         half = {**(encoder or {}), "width": whole.width // 2}
-        super().__init__(half, layer, 1, **kwargs)
+        super().__init__(encoder=half, view=view, **kwargs)
         self.save_hyperparameters()
         if l_bins < 2 or out_stride < 1 or temperature <= 0:
             raise UserError(f"model.l_bins/out_stride/temperature: expected >= 2, >= 1, > 0; got {l_bins}, "
@@ -83,11 +90,13 @@ class SplitBrain(ImagePretext):
             ab_half = build(half, 2)
         except (ValueError, TypeError) as e:
             raise UserError(f"model.encoder: {e}") from None
+        channels, n_up = layer_map(self.encoder, layer, self.in_channels, out_stride)
+        self.layer = layer
         self.encoder = SplitEncoder(self.encoder, ab_half)
         self.register_buffer("bins", ab_bins(grid))
-        ups = self.ups(out_stride)
-        self.ab_head = UpDecoder(self.layer_channels, len(self.bins), ups, min_width=64)
-        self.l_head = UpDecoder(self.layer_channels, l_bins, ups, min_width=32)
+        self.ab_head = UpDecoder(channels, len(self.bins), n_up, min_width=64)
+        self.l_head = UpDecoder(channels, l_bins, n_up, min_width=32)
+        self.crops = TrainingCrops(augment)
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ab-bin logits [B, Q, h, w] from L, L-bin logits [B, l_bins, h, w] from ab)``."""
@@ -95,25 +104,15 @@ class SplitBrain(ImagePretext):
         l_maps, ab_maps = self.encoder.halves(rgb)
         return self.ab_head(l_maps[self.layer], size), self.l_head(ab_maps[self.layer], size)
 
-    def losses(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.images(batch)
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``{"loss": L -> ab plus ab -> L, "loss_l_to_ab": ..., "loss_ab_to_l": ...}``, each half's
+        classification loss (:func:`~multiview.objectives.split_brain.split_brain_loss`)."""
+        x = self.crops(self, self.inputs(batch), batch_idx)
         ab_logits, l_logits = self(x)
         lab = F.adaptive_avg_pool2d(rgb_to_lab(x), ab_logits.shape[-2:])
         ab_target = soft_encode(lab[:, 1:], self.bins, self.hparams.neighbours, self.hparams.sigma)
-        return split_brain_loss(ab_logits, ab_target, l_logits, l_bin_index(lab[:, :1], self.hparams.l_bins))
-
-    def loss(self, batch: dict) -> torch.Tensor:
-        return sum(self.losses(batch))
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        to_ab, to_l = self.losses(batch)
-        n = len(batch["index"])
-        self.log_dict({"train/loss_l_to_ab": to_ab, "train/loss_ab_to_l": to_l}, batch_size=n)
-        self.log("train/loss", to_ab + to_l, prog_bar=True, batch_size=n)
-        return to_ab + to_l
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self.log("val/loss", self.loss(batch), prog_bar=True, batch_size=len(batch["index"]))
+        to_ab, to_l = split_brain_loss(ab_logits, ab_target, l_logits, l_bin_index(lab[:, :1], self.hparams.l_bins))
+        return {"loss": to_ab + to_l, "loss_l_to_ab": to_ab.detach(), "loss_ab_to_l": to_l.detach()}
 
     def predict_channels(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(RGB from the true L and the predicted ab, the L predicted from ab as grey)``, full size."""
@@ -128,7 +127,11 @@ class SplitBrain(ImagePretext):
         return coloured, (lightness / 100).expand(-1, 3, -1, -1)
 
     def example_rows(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Rows of the PNG: L, the colours predicted from L, the ground truth, ab, the L predicted from ab."""
         lab = rgb_to_lab(images)
         coloured, lightness = self.predict_channels(images)
         ab_only = lab_to_rgb(torch.cat([torch.full_like(lab[:, :1], 50.0), lab[:, 1:]], 1))
         return [(lab[:, :1] / 100).expand(-1, 3, -1, -1), coloured, images, ab_only, lightness]
+
+    def on_fit_end(self) -> None:
+        write_at_fit_end(self, "split_brain.png", self.example_rows)

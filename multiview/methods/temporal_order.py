@@ -11,9 +11,9 @@ paper's towers end in fully connected layers over the spatial map, fc7). The enc
 encoder like any other: ``features()``, probes and retrieval read it as they read CMC's.
 
 The head (``pairwise``, the default) reads the tuple pair by pair, as the order prediction
-network of Lee et al. 2017 ("Unsupervised Representation Learning by Sorting Sequences", ICCV
-2017: its pairwise feature extraction) does: one shared layer embeds each pair of codes, (1, 2),
-(2, 3) and (1, 3), and a linear layer classifies the three pair embeddings. ``pairwise: false``
+network of Lee et al. 2017 does (:class:`~multiview.methods.parts.PairwiseHead`): one shared
+layer embeds each pair of codes, (1, 2), (2, 3) and (1, 3), and a linear layer classifies the
+three pair embeddings. ``pairwise: false``
 is the paper's head, one layer over the three codes concatenated. On the embedded world the
 concatenated head stayed at chance over 500 steps, the pairwise one began to learn at about
 450, and with four tuples per clip it reached 0.7 at step 200 (docs/pretext-chart.md).
@@ -22,31 +22,16 @@ concatenated head stayed at chance over 500 steps, the pairwise one began to lea
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, feature_shapes
-from multiview.methods.pretext import PretextMethod, head
+from multiview.methods.base import OneEncoder
+from multiview.methods.parts import ClassifierHead, PairwiseHead
 from multiview.objectives.temporal_order import N_CLASSES, WINDOW, order_loss, order_picks
 
 
-class PairwiseHead(nn.Module):
-    """``[B, 3, D]`` codes -> ``[B, n_classes]``: each pair of codes through one shared
-    Linear -> ReLU layer of ``hidden`` units, the three pair embeddings through a linear classifier."""
-
-    PAIRS = ((0, 1), (1, 2), (0, 2))
-
-    def __init__(self, code_dim: int, hidden: int, n_classes: int):
-        super().__init__()
-        self.pair = nn.Sequential(nn.Linear(2 * code_dim, hidden), nn.ReLU(inplace=True))
-        self.out = nn.Linear(len(self.PAIRS) * hidden, n_classes)
-
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        pairs = [self.pair(torch.cat([codes[:, i], codes[:, j]], 1)) for i, j in self.PAIRS]
-        return self.out(torch.cat(pairs, 1))
-
-
-class TemporalOrder(PretextMethod):
+class TemporalOrder(OneEncoder):
     """A frame encoder trained to tell tuples of frames in temporal order from shuffled ones.
 
     Args:
@@ -67,19 +52,20 @@ class TemporalOrder(PretextMethod):
                  positive_fraction: float = 0.5, pairwise: bool = True, tuples_per_clip: int = 4, **kwargs):
         super().__init__(encoder=encoder, view="frame", **kwargs)
         if not 0 < positive_fraction < 1:
-            raise ValueError(f"model.positive_fraction: expected a number in (0, 1), got {positive_fraction}")
+            raise UserError(f"model.positive_fraction: expected a number in (0, 1), got {positive_fraction}")
         self.save_hyperparameters()
         if grid < 1:
-            raise ValueError(f"model.grid: expected a positive map side, got {grid}")
+            raise UserError(f"model.grid: expected a positive map side, got {grid}")
         if tuples_per_clip < 1:
-            raise ValueError(f"model.tuples_per_clip: expected a positive count, got {tuples_per_clip}")
+            raise UserError(f"model.tuples_per_clip: expected a positive count, got {tuples_per_clip}")
         self.tuples_per_clip = tuples_per_clip
         self.positive_fraction, self.grid = positive_fraction, grid
         channels = [shape[1] for shape in feature_shapes(self.encoder).values() if len(shape) == 4][-1]
         code_dim = channels * grid * grid
         if pairwise and hidden < 1:
-            raise ValueError(f"model.hidden: the pairwise head needs a hidden layer, got {hidden}")
-        self.head = PairwiseHead(code_dim, hidden, N_CLASSES) if pairwise else head(3 * code_dim, hidden, N_CLASSES)
+            raise UserError(f"model.hidden: the pairwise head needs a hidden layer, got {hidden}")
+        self.head = PairwiseHead(code_dim, hidden, N_CLASSES) if pairwise else \
+            ClassifierHead(3 * code_dim, hidden, N_CLASSES)
         self.pairwise = pairwise
 
     def codes(self, images: torch.Tensor) -> torch.Tensor:
@@ -88,14 +74,16 @@ class TemporalOrder(PretextMethod):
         return F.adaptive_avg_pool2d(maps[-1], self.grid).flatten(1)
 
     def clips(self, batch: dict) -> torch.Tensor:
-        x = batch.get("frames")
-        if x is None or x.ndim != 5 or x.shape[1] < WINDOW:
-            got = "single frames" if x is None else f"clips of {x.shape[1]} frames"
-            raise ValueError(f"temporal order needs clips of at least {WINDOW} frames (set data.frames, "
-                             f"e.g. 8); the batch has {got}")
+        """The batch's clips ``[B, T, 3, H, W]``, ``T >= 5``."""
+        x = self.inputs(batch, clips=True)
+        if x.ndim != 5 or x.shape[1] < WINDOW:
+            got = "single frames" if x.ndim != 5 else f"clips of {x.shape[1]} frames"
+            raise UserError(f"temporal order needs clips of at least {WINDOW} frames (set data.frames, "
+                            f"e.g. 8); the batch has {got}")
         return x
 
-    def task(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def task(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits [B * tuples_per_clip, 2], whether each tuple is in order)``."""
         clips = self.clips(batch)
         clip, picks, target = order_picks(clips, self.positive_fraction, self.tuples_per_clip)
         used = torch.zeros(clips.shape[:2], dtype=torch.bool, device=clips.device)
@@ -104,5 +92,8 @@ class TemporalOrder(PretextMethod):
         row = torch.full(used.shape, -1, dtype=torch.long, device=clips.device)
         row[used] = torch.arange(len(codes), device=clips.device)
         tuples = codes[row[clip[:, None], picks]]  # [B * tuples_per_clip, 3, D], frames in tuple order
-        logits = self.head(tuples if self.pairwise else tuples.flatten(1))
-        return order_loss(logits, target), logits, target
+        return self.head(tuples if self.pairwise else tuples.flatten(1)), target
+
+    def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        logits, target = self.task(batch)
+        return {"loss": order_loss(logits, target), "acc": (logits.argmax(1) == target).float().mean()}

@@ -6,8 +6,8 @@ import torch.nn.functional as F
 
 from multiview.core.errors import UserError
 from multiview.methods.autoencoder import Autoencoder
+from multiview.methods.examples import write_examples
 from multiview.objectives.autoencoder import corrupt, reconstruction_loss
-
 from tests.pretext_training import cifar, held_out_loss_before_and_after
 
 W8 = {"width": 8}
@@ -44,11 +44,12 @@ def test_masking_noise_zeroes_about_the_asked_fraction_and_gaussian_noise_stays_
 def test_code_is_a_bottleneck_and_the_loss_is_the_clean_reconstruction_error():
     model = Autoencoder(encoder=W8, code_channels=4, noise="gaussian", noise_level=0.1).eval()
     x = torch.rand(3, 3, 32, 32)
-    code = model.code(model.feature_map(x))
+    code = model.code(model.encoder.features(x)[model.layer])
     assert code[0].numel() == 4 * 2 * 2 < x[0].numel()
     out = model(x)
     assert out.shape == x.shape
-    assert torch.allclose(model.loss({"frame": x, "index": torch.arange(3)}), F.mse_loss(out, x), atol=1e-6)
+    figures = model.losses({"frame": x, "index": torch.arange(3)}, 0)
+    assert set(figures) == {"loss", "mse"} and torch.allclose(figures["loss"], F.mse_loss(out, x), atol=1e-6)
     assert set(model.encoders()) == {"frame"}
     with pytest.raises(UserError, match="noise"):
         Autoencoder(encoder=W8, noise="pepper")
@@ -56,7 +57,8 @@ def test_code_is_a_bottleneck_and_the_loss_is_the_clean_reconstruction_error():
         Autoencoder(encoder=W8, layer="pool")
 
 
-@pytest.mark.xfail(reason="open: at this test's scale the held-out reconstruction loss has not yet beaten random init's", strict=False,
+@pytest.mark.xfail(reason="open: at this test's scale the held-out reconstruction loss has not yet beaten "
+                          "random init's", strict=False,
                    run=False)  # two minutes of CPU for a known failure: listed, not run, until fixed
 @pytest.mark.slow
 def test_training_beats_random_init_on_held_out_cifar(shared_data, tmp_path):
@@ -68,7 +70,7 @@ def test_training_beats_random_init_on_held_out_cifar(shared_data, tmp_path):
     before, after = held_out_loss_before_and_after(model, dm)
     assert after < 0.7 * before, (before, after)
     images = next(iter(dm.val_dataloader()))["image"][:4]
-    png = model.write_examples(tmp_path / "reconstructions.png", images)
+    png = write_examples(model, model.example_rows, images, tmp_path / "reconstructions.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -90,7 +92,8 @@ def test_whitened_loss_against_a_loop():
     from multiview.objectives.autoencoder import whitened_loss
 
     g = torch.Generator().manual_seed(0)
-    x, y, k = torch.rand(2, 3, 6, 5, generator=g), torch.rand(2, 3, 6, 5, generator=g), torch.randn(3, 3, 3, 3, generator=g)
+    x, y = torch.rand(2, 3, 6, 5, generator=g), torch.rand(2, 3, 6, 5, generator=g)
+    k = torch.randn(3, 3, 3, 3, generator=g)
     total = 0.0
     for i in range(2):
         for o in range(3):
@@ -111,10 +114,10 @@ def test_whitened_target_fits_its_filter_once_and_keeps_it_in_the_state():
     model = Autoencoder(encoder=W8, target="whitened")
     assert not model.whitening.any()
     x = torch.rand(16, 3, 32, 32)
-    model.loss({"image": x, "index": torch.arange(16)})
+    model.losses({"image": x, "index": torch.arange(16)}, 0)
     k = model.whitening.clone()
     assert k.any() and "whitening" in model.state_dict()
-    model.loss({"image": torch.rand(16, 3, 32, 32), "index": torch.arange(16)})
+    model.losses({"image": torch.rand(16, 3, 32, 32), "index": torch.arange(16)}, 1)
     assert torch.equal(model.whitening, k)
     with pytest.raises(UserError, match="target"):
         Autoencoder(encoder=W8, target="edges")

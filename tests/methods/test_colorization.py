@@ -10,10 +10,17 @@ import torch
 
 from multiview.eval.reports import ProbeReport
 from multiview.methods.colorization import Colorization
-from multiview.objectives.colorization import (ab_bins, ab_prior, annealed_mean, bin_counts, colorization_loss,
-                                               lab_to_rgb, rebalance_weights, soft_encode)
+from multiview.objectives.colorization import (
+    ab_bins,
+    ab_prior,
+    annealed_mean,
+    bin_counts,
+    colorization_loss,
+    lab_to_rgb,
+    rebalance_weights,
+    soft_encode,
+)
 from multiview.views.channels import rgb_to_lab
-
 from tests.pretext_training import cifar, held_out_loss_before_and_after
 
 W8 = {"width": 8}
@@ -110,7 +117,7 @@ def test_regression_is_l2_on_scaled_ab():
         out = model(x)
         ab = torch.nn.functional.avg_pool2d(rgb_to_lab(x)[:, 1:], 4) / 110
         assert out.shape == (2, 2, 8, 8)
-        assert model.loss({"image": x}).item() == pytest.approx(float(((out - ab) ** 2).mean()), rel=1e-5)
+        assert model.losses({"image": x}, 0)["loss"].item() == pytest.approx(float(((out - ab) ** 2).mean()), rel=1e-5)
         assert model.colorize(x).shape == x.shape
 
 
@@ -119,7 +126,7 @@ def test_frames_of_video_batches_train_and_embed_like_images():
     x = torch.rand(4, 3, 24, 24)
     model.fit_prior([{"frame": x}])
     assert bool(model.prior_fitted) and float(model.prior.sum()) == pytest.approx(1.0)
-    loss = model.loss({"frame": x, "index": torch.arange(4)})
+    loss = model.losses({"frame": x, "index": torch.arange(4)}, 0)["loss"]
     loss.backward()
     assert set(model.encoders()) == {"frame"}
     assert model.embed({"frame": x})["frame"].shape == (4, model.encoder.out_dim)

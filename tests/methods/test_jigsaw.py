@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from multiview.methods.jigsaw import Jigsaw
-from multiview.methods.pretext import cell_tiles
-from multiview.objectives.jigsaw import (hamming_permutations, jigsaw_loss, min_hamming, normalize_tiles,
-                                         shuffle_tiles)
+from multiview.objectives.jigsaw import hamming_permutations, jigsaw_loss, min_hamming, normalize_tiles, shuffle_tiles
+from multiview.objectives.tiles import cell_tiles
 from tests.pretext_training import cifar, train_steps
 
 

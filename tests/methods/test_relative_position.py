@@ -7,10 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from multiview.methods.pretext import cell_tiles
 from multiview.methods.relative_position import RelativePosition
-from multiview.objectives.relative_position import (NEIGHBOURS, guard_colour, neighbour_cells, pick_pairs,
-                                                    relative_position_loss)
+from multiview.objectives.relative_position import (
+    NEIGHBOURS,
+    guard_colour,
+    neighbour_cells,
+    pick_pairs,
+    relative_position_loss,
+)
+from multiview.objectives.tiles import cell_tiles
 from tests.pretext_training import cifar, train_steps
 
 

@@ -41,7 +41,7 @@ def test_rotation_loss_matches_a_loop():
 
 def test_encoder_is_named_by_the_batch_key():
     model = Rotation(encoder={"width": 8})
-    model.task({"frame": torch.rand(2, 3, 16, 16)})
+    model.losses({"frame": torch.rand(2, 3, 16, 16)}, 0)
     assert list(model.encoders()) == ["frame"]
     assert list(Rotation(encoder={"width": 8}, view="image").encoders()) == ["image"]
     with pytest.raises(ValueError, match="model.view"):
@@ -58,8 +58,8 @@ def test_short_run_learns_rotations_on_cifar(shared_data):
 @pytest.mark.slow
 def test_probe_report_beats_random_init_on_cifar(shared_data, tmp_path):
     """The recipe's end-of-fit report, end to end: trained vs the same encoder at random init."""
-    dm = cifar(shared_data, train=1000, test=500, batch_size=100, augment=True)
-    model = Rotation(encoder={"width": 16})
+    dm = cifar(shared_data, train=1000, test=500, batch_size=100)
+    model = Rotation(encoder={"width": 16}, augment={})
     trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, default_root_dir=tmp_path, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0,
                         limit_val_batches=1, callbacks=[ProbeReport()])

@@ -14,7 +14,6 @@ from multiview.methods.split_brain import SplitBrain
 from multiview.objectives.colorization import lab_to_rgb
 from multiview.objectives.split_brain import l_bin_centres, l_bin_index, split_brain_loss
 from multiview.views.channels import rgb_to_lab
-
 from tests.pretext_training import cifar, held_out_loss_before_and_after
 
 W8 = {"width": 8}
@@ -74,8 +73,10 @@ def test_too_narrow_an_encoder_is_refused_in_one_line():
 def test_frames_of_video_batches_train_and_embed_like_images():
     model = SplitBrain(encoder=W8)
     x = torch.rand(4, 3, 24, 24)
-    loss = model.loss({"frame": x, "index": torch.arange(4)})
-    loss.backward()
+    figures = model.losses({"frame": x, "index": torch.arange(4)}, 0)
+    assert set(figures) == {"loss", "loss_l_to_ab", "loss_ab_to_l"}
+    assert figures["loss"].item() == pytest.approx((figures["loss_l_to_ab"] + figures["loss_ab_to_l"]).item())
+    figures["loss"].backward()
     assert set(model.encoders()) == {"frame"}
     assert model.embed({"frame": x})["frame"].shape == (4, model.encoder.out_dim)
     assert all(p.grad is not None for p in model.encoder.ab_half.parameters() if p.requires_grad)

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from multiview.methods.temporal_order import PairwiseHead, TemporalOrder
+from multiview.methods.parts import PairwiseHead
+from multiview.methods.temporal_order import TemporalOrder
 from multiview.objectives.temporal_order import WINDOW, order_loss, order_picks, order_tuples, window_starts
 
 
@@ -99,9 +100,11 @@ def test_pairwise_head_against_a_loop():
 
 def test_concatenated_head_is_the_papers_option():
     paper = TemporalOrder(encoder={"name": "small_resnet", "width": 8}, pairwise=False, hidden=0, grid=1)
-    assert isinstance(paper.head, torch.nn.Linear) and paper.head.in_features == 3 * 64
-    loss, logits, _ = paper.task({"frames": torch.rand(4, 6, 3, 32, 32)})
-    assert logits.shape == (4 * paper.tuples_per_clip, 2) and loss.isfinite()
+    assert len(paper.head) == 1 and paper.head[0].in_features == 3 * 64
+    logits, _ = paper.task({"frames": torch.rand(4, 6, 3, 32, 32)})
+    figures = paper.losses({"frames": torch.rand(4, 6, 3, 32, 32)}, 0)
+    assert logits.shape == (4 * paper.tuples_per_clip, 2) and figures["loss"].isfinite()
+    assert set(figures) == {"loss", "acc"} and list(paper.encoders()) == ["frame"]
     with pytest.raises(ValueError, match="model.hidden"):
         TemporalOrder(encoder={"name": "small_resnet", "width": 8}, hidden=0)
 
@@ -110,7 +113,7 @@ def test_only_the_frames_a_tuple_reads_are_encoded():
     model = TemporalOrder(encoder={"name": "small_resnet", "width": 8}, tuples_per_clip=1)
     seen, codes = [], model.codes
     model.codes = lambda images: (seen.append(len(images)), codes(images))[1]
-    _, logits, _ = model.task({"frames": torch.rand(5, 9, 3, 32, 32)})
+    logits, _ = model.task({"frames": torch.rand(5, 9, 3, 32, 32)})
     assert seen == [15] and logits.shape == (5, 2)  # three distinct frames per clip, not nine
 
 
@@ -144,13 +147,13 @@ def test_learns_to_tell_ordered_tuples_of_a_moving_square():
     def accuracy() -> float:
         model.eval()
         with torch.no_grad():
-            _, logits, target = model.task({"frames": held_out})
+            logits, target = model.task({"frames": held_out})
         model.train()
         return (logits.argmax(1) == target).float().mean().item()
 
     before = accuracy()
     for _ in range(200):
-        loss, _, _ = model.task({"frames": train[torch.randint(0, len(train), (32,))]})
+        loss = model.losses({"frames": train[torch.randint(0, len(train), (32,))]}, 0)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
