@@ -121,7 +121,8 @@ class ImageAugment:
         bri, con, sat, hue = self.jitter
         factors = [_uniform(u[5 + k], max(0.0, 1 - s), 1 + s) for k, s in enumerate((bri, con, sat))]
         factors.append(_uniform(u[8], -hue, hue))
-        on, gray_on, blur_on = ((u[k] < p).to(dev) for k, p in ((9, self.jitter_p), (10, self.gray_p), (11, self.blur_p)))
+        on, gray_on, blur_on = ((u[k] < p).to(dev) for k, p in ((9, self.jitter_p), (10, self.gray_p),
+                                                                (11, self.blur_p)))
         sigma = _uniform(u[12], *self.blur_sigma)
         f_b, f_c, f_s, f_h = (f.to(dev) for f in factors)
         y = _blend(x, torch.zeros_like(x), f_b)

@@ -6,10 +6,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from multiview.views.augment import AudioAugment, generator
 from multiview.data.audio.datamodule import AudioFolderData
 from multiview.methods.dino import DINO
 from multiview.methods.simclr import SimCLR
+from multiview.views.augment import AudioAugment, generator
 
 
 def test_a_crop_at_speed_one_is_a_slice_and_speed_reads_faster():
@@ -68,8 +68,8 @@ def write_speakers(root, speakers=("ann", "bob", "cat", "dan"), digits=3, takes=
         for d in range(digits):
             for t in range(takes):
                 tone = np.sin(2 * np.pi * (300 + 200 * d) * np.arange(rate // 2) / rate)
-                sf.write(root / f"{d}_{s}_{t}.wav", (0.3 * tone + 0.01 * rng.standard_normal(rate // 2)).astype("float32"),
-                         rate, subtype="PCM_16")
+                wave = (0.3 * tone + 0.01 * rng.standard_normal(rate // 2)).astype("float32")
+                sf.write(root / f"{d}_{s}_{t}.wav", wave, rate, subtype="PCM_16")
 
 
 def test_audio_folder_data_trains_on_the_training_speakers_only(tmp_path):

@@ -4,7 +4,6 @@ BatchNorm statistics from the data) on a weighted kNN of held-out images (Wu et 
 
 import lightning as L
 import pytest
-import torch
 
 from multiview.eval.core.embed import embed_loader, random_init
 from multiview.eval.metrics.knn import knn_top1

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from multiview.core.errors import UserError
-from multiview.views.augment import ImageAugment, generator, moments
 from multiview.methods.byol import BYOL, SimSiam
 from multiview.methods.byol_av import CrossModalBYOL
 from multiview.methods.dino import DINO
 from multiview.methods.instdisc import InstanceDiscrimination
 from multiview.methods.moco import MoCo
 from multiview.methods.simclr import SimCLR
+from multiview.views.augment import ImageAugment, generator, moments
 
 SMALL = {"encoder": {"width": 4}}
 AUDIO = {"encoder": {"width": 4, "n_mels": 16}, "view": "audio", "sample_rate": 8000}

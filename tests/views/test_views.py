@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from multiview.views.channels import normalized_lab, rgb_to_lab
 from multiview.core.errors import UserError
+from multiview.views.channels import normalized_lab, rgb_to_lab
 from multiview.views.select import get_view
 
 # Reference L*a*b* (D65) of the sRGB primaries and greys, from the CIE formulas.
