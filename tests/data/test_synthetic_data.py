@@ -173,7 +173,8 @@ def test_run_splits_reads_the_runs_own_labelled_clips(tmp_path, monkeypatch):
     data = {"class_path": "multiview.data.video.synthetic.SyntheticAV",
             "init_args": {"n_clips": 12, "val_clips": 4, "duration": 2.0, "batch_size": 4, "num_workers": 0}}
     (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "x.Y"}, "data": data}))
-    train, val, test, names = run_splits(str(run), "frame", Namespace(val_fraction=0.25, seed=0), test_limit=16)
+    train, val, test, names = run_splits(str(run), "frame", Namespace(val_fraction=0.25, seed=0, train_limit=5000),
+                                         test_limit=16)
     assert len(train) + len(val) == 2 * 8 and 0 < len(test) <= 4 * 4  # 2 moments a training clip, 4 a held-out one
     assert names == sorted(names) and {int(n) for n in names} <= set(range(len(KINDS)))
     for ds in (train, val, test):
