@@ -152,7 +152,7 @@ def test_fit_writes_probe_report_and_colorized_png(shared_data, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("probe/top1", "probe/random_init/top1", "probe/chance/top1"):
         assert 0 <= metrics[key] <= 1, key
-    assert metrics["probe/n_train"] == 256 and metrics["probe/n_test"] == 128
+    assert metrics["probe/n_train"] + metrics["probe/n_val"] == 256 and metrics["probe/n_test"] == 128
     png = tmp_path / "colorized.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
     from PIL import Image

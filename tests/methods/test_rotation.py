@@ -65,5 +65,5 @@ def test_probe_report_beats_random_init_on_cifar(shared_data, tmp_path):
                         limit_val_batches=1, callbacks=[ProbeReport()])
     trainer.fit(model, datamodule=dm)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["probe/n_train"] == 1000 and metrics["probe/n_test"] == 500
+    assert metrics["probe/n_train"] + metrics["probe/n_val"] == 1000 and metrics["probe/n_test"] == 500
     assert metrics["probe/top1"] > metrics["probe/random_init/top1"] + 0.02, metrics
