@@ -124,7 +124,7 @@ def evaluate(method: str, run: Path, out_dir: Path, dm, moments: ClipDataset) ->
                 "--baselines", "random_init", "--out", str(probe_out)]) != 0:
             raise RuntimeError(f"{method}: multiview eval probe failed")
         probe = json.loads((probe_out / "probe.json").read_text())
-        out[f"{method}/probe/top1"] = probe["probe/ssl/top1"]
+        out[f"{method}/probe/top1"] = probe["probe/top1"]
         out[f"{method}/random_init/probe/top1"] = probe["probe/random_init/top1"]
         out["chance/probe/top1"] = probe["probe/chance/top1"]
     else:
