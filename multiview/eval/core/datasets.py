@@ -44,10 +44,13 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
                         "else $MULTIVIEW_HOME/data)")
     parser.add_argument("--encoder", default="auto", help="which encoder of the run: frame | audio | ...")
     parser.add_argument("--layer", default=DEFAULTS["layer"], help="layer of encoder.features (default: pool)")
-    parser.add_argument("--spatial", type=int, default=DEFAULTS["spatial"], help="pool spatial maps to SxS before flattening")
-    parser.add_argument("--train-limit", type=int, default=DEFAULTS["train_limit"], help="class-balanced training subset")
+    parser.add_argument("--spatial", type=int, default=DEFAULTS["spatial"],
+                        help="pool spatial maps to SxS before flattening")
+    parser.add_argument("--train-limit", type=int, default=DEFAULTS["train_limit"],
+                        help="class-balanced training subset")
     parser.add_argument("--test-limit", type=int, default=DEFAULTS["test_limit"], help="class-balanced test subset")
-    parser.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"], help="of training, for model selection")
+    parser.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"],
+                        help="of training, for model selection")
     parser.add_argument("--size", type=int, default=32, help="image side for image folders")
     parser.add_argument("--test-fraction", type=float, default=0.25, help="text data: held out for test")
     parser.add_argument("--corpus", default="", help="text: corpus for the PPMI-SVD baseline (default: the run's)")
