@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from multiview.core.contracts import check_encoder
+from multiview.core.errors import UserError
 from multiview.encoders.alexnet import AlexNetEncoder
 from multiview.encoders.audio import AudioEncoder
 from multiview.encoders.text import TextEncoder
@@ -80,9 +81,9 @@ def _given(spec: EncoderSpec | dict | str | None) -> dict:
     if isinstance(spec, dict):
         unknown = set(spec) - set(BASE)
         if unknown:
-            raise ValueError(f"encoder spec: unknown keys {sorted(unknown)}; expected {', '.join(BASE)}")
+            raise UserError(f"encoder spec: unknown keys {sorted(unknown)}; expected {', '.join(BASE)}")
         return {k: v for k, v in spec.items() if v is not None}
-    raise TypeError(f"encoder spec: expected a dict or EncoderSpec, got {type(spec).__name__}")
+    raise UserError(f"encoder spec: expected a dict or EncoderSpec, got {type(spec).__name__}")
 
 
 def as_spec(spec: EncoderSpec | dict | str | None, default: EncoderSpec | dict | None = None) -> EncoderSpec:
@@ -99,7 +100,7 @@ def build(spec: EncoderSpec | dict | str | None, in_channels: int = 3, sample_ra
     """The encoder ``spec`` names, for an input of ``in_channels`` (images) or ``sample_rate`` (audio)."""
     spec = as_spec(spec)
     if spec.name not in REGISTRY:
-        raise ValueError(f"encoder {spec.name!r}: expected one of {', '.join(names())}")
+        raise UserError(f"encoder {spec.name!r}: expected one of {', '.join(names())}")
     encoder = REGISTRY[spec.name](spec, in_channels, sample_rate)
     check_encoder(spec.name, encoder)
     return encoder

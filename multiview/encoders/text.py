@@ -14,6 +14,7 @@ import zlib
 import torch
 from torch import nn
 
+from multiview.core.errors import UserError
 from multiview.data.text.corpus import tokenize
 
 
@@ -51,7 +52,7 @@ class TextEncoder(nn.Module):
             self.bag = nn.EmbeddingBag.from_pretrained(table, freeze=not bool(trainable), mode="mean")
         else:
             if buckets < 1 or dim < 1:
-                raise ValueError(f"buckets and dim must be >= 1, got {buckets}, {dim}")
+                raise UserError(f"buckets and dim must be >= 1, got {buckets}, {dim}")
             self.vocab = None
             self.bag = nn.EmbeddingBag(buckets, dim, mode="mean")
             nn.init.normal_(self.bag.weight, std=dim**-0.5)

@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from multiview.core.errors import UserError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -92,7 +94,7 @@ class FrameEncoder(nn.Module):
             net.fc = nn.Identity()
             self.net = net
         else:
-            raise ValueError(f"arch: expected 'small' or a torchvision resnet name, got {arch!r}")
+            raise UserError(f"arch: expected 'small' or a torchvision resnet name, got {arch!r}")
         use_norm = normalize and in_channels == 3
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) if use_norm else torch.zeros(1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) if use_norm else torch.ones(1))

@@ -128,7 +128,7 @@ def split_clips(clips: list[tuple[Path, str, str]], split: str, test_speakers: t
     """Speaker-held-out splits when speakers are known; else every fifth file per class is test
     and every fifth of the rest is validation."""
     if split not in ("train", "val", "test"):
-        raise ValueError(f"split: expected train, val or test, got {split!r}")
+        raise UserError(f"split: expected train, val or test, got {split!r}")
     speakers = {s for _, _, s in clips}
     if speakers != {""}:
         unknown = set(test_speakers + val_speakers) - speakers

@@ -24,14 +24,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from multiview.eval.commands import EVAL
-from multiview.eval.core.embed import random_like
-from multiview.eval.core.training import accuracy, train_classifier
 from multiview.core.errors import UserError
+from multiview.core.io import write_json
+from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
+from multiview.eval.core.embed import random_like
 from multiview.eval.core.plots import plot_bars, print_table
-from multiview.core.io import write_json
+from multiview.eval.core.training import accuracy, train_classifier
 
 MODES = ("full", "partial", "scratch")
 HELP = EVAL["finetune"].help
@@ -71,7 +71,7 @@ def finetune(encoder: nn.Module, train, val, test, n_classes: int, modality: str
              in_channels: int | None = None, epochs: int = 15, lr: float = 2e-3, seed: int = 0) -> dict[str, float]:
     """Train a copy of ``encoder`` (``full``/``partial``) or a fresh one (``scratch``) with a new head."""
     if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+        raise UserError(f"mode: expected one of {MODES}, got {mode!r}")
     enc = random_like(encoder, seed) if mode == "scratch" else copy.deepcopy(encoder)
     for p in enc.parameters():  # a frozen table (pretrained word vectors) trains too
         p.requires_grad_(True)

@@ -27,6 +27,7 @@ from sklearn.utils.extmath import randomized_svd
 from torch import nn
 
 from multiview.core import paths
+from multiview.core.errors import UserError
 from multiview.data.text.corpus import tokenize
 
 
@@ -37,7 +38,7 @@ class HashedBag(nn.Module):
     def __init__(self, unit: str = "word", buckets: int = 2048, tokenizer: str = "simple"):
         super().__init__()
         if unit != "word" and not (unit.startswith("char") and unit[4:].isdigit()):
-            raise ValueError(f"unit: expected 'word' or 'char<n>', got {unit!r}")
+            raise UserError(f"unit: expected 'word' or 'char<n>', got {unit!r}")
         self.unit, self.buckets, self.tokenizer = unit, buckets, tokenizer
         self.out_dim = buckets
 
