@@ -50,7 +50,7 @@ def held_out_accuracy(model: TemporalOrder, val: torch.Tensor, draws: int) -> fl
     torch.manual_seed(1234)
     hits = total = 0
     for _ in range(draws):
-        _, logits, target = model.task({"frames": val})
+        logits, target = model.task({"frames": val})
         hits += int((logits.argmax(1) == target).sum())
         total += len(target)
     model.train()
@@ -66,7 +66,7 @@ def train(head: str, seed: int, train_clips: torch.Tensor, val: torch.Tensor, ar
     for step in range(1, args.steps + 1):
         batch = train_clips[torch.randint(len(train_clips), (args.batch_size,), generator=g)]
         start = time.perf_counter()
-        loss, _, _ = model.task({"frames": batch})
+        loss = model.losses({"frames": batch}, step)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
