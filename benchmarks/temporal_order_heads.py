@@ -25,8 +25,8 @@ import time
 
 import torch
 
-from multiview.data.video.synthetic import SyntheticAV
 from multiview.core.io import write_json
+from multiview.data.video.synthetic import SyntheticAV
 from multiview.methods.temporal_order import TemporalOrder
 
 HEADS = {"concat": {"pairwise": False, "tuples_per_clip": 1},
