@@ -20,8 +20,9 @@ from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, plain
 from multiview.methods.base import OneEncoder
 from multiview.methods.examples import write_at_fit_end
-from multiview.methods.parts import CodeBottleneck, TrainingCrops, UpDecoder, layer_map
+from multiview.methods.parts import CodeBottleneck, UpDecoder, layer_map
 from multiview.objectives.autoencoder import NOISES, corrupt, reconstruction_loss, whitened_loss, zca_kernel
+from multiview.views.crops import TrainingCrops
 
 TARGETS = ("pixels", "whitened")
 
@@ -37,7 +38,7 @@ class Autoencoder(OneEncoder):
         noise: "none" (autoencoder), "mask" (masking noise) or "gaussian" (denoising autoencoder).
         noise_level: fraction of components masked, or the Gaussian noise's standard deviation.
         target: "pixels" (squared error of the image) or "whitened" (of its ZCA-whitened form).
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """

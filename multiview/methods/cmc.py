@@ -20,6 +20,7 @@ from multiview.methods.base import Method
 from multiview.methods.parts import SimCLRProjectionHead
 from multiview.objectives.infonce import multiview_info_nce, view_pairs
 from multiview.objectives.memory_bank import MemoryBankNCE
+from multiview.views.crops import TrainingCrops
 from multiview.views.select import get_view, view_channels
 
 DEFAULT_ENCODERS = {"L": EncoderSpec(width=16), "ab": EncoderSpec(width=16),
@@ -47,6 +48,8 @@ class CMC(Method):
         sample_rate: audio sample rate, Hz (linked to the data's).
         proj_dim: width of the projection heads' output.
         temperature: softmax temperature tau of Eq. 2.
+        augment: crop and flip of the training images before the colour views are taken
+            (:class:`~multiview.views.crops.TrainingCrops`; Sec. 4.1 crops and flips); None: as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
 
@@ -54,7 +57,7 @@ class CMC(Method):
                  graph: str = "full", anchor: str | None = None, pair_weights: dict[str, float] | None = None,
                  estimator: str = "infonce", nce_k: int = 4096, nce_momentum: float = 0.5,
                  n_data: int = 0, sample_rate: int = 16000, proj_dim: int = 128,
-                 temperature: float = 0.1, **kwargs):
+                 temperature: float = 0.1, augment: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         encoders = {v: plain(spec) for v, spec in (encoders or {}).items()}
         self.save_hyperparameters()
@@ -78,6 +81,7 @@ class CMC(Method):
         self.nets = nn.ModuleDict({v: build(specs[v], view_channels(v), sample_rate) for v in self.views})
         self.heads = nn.ModuleDict({v: SimCLRProjectionHead(e.out_dim, e.out_dim, proj_dim, hidden_bias=True)
                                     for v, e in self.nets.items()})
+        self.crops = TrainingCrops(augment)
         self.bank = MemoryBankNCE(self.views, proj_dim, n_data, nce_k, temperature, nce_momentum) \
             if estimator == "nce" else None
 
@@ -106,6 +110,8 @@ class CMC(Method):
     def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
         """``loss`` and ``loss_<a>-<b>`` per pair of views: memory-bank NCE while training with
         ``estimator: nce`` (Sec. 3.4), else in-batch InfoNCE (Eq. 2-3)."""
+        if "image" in batch:
+            batch = {**batch, "image": self.crops(self, batch["image"], batch_idx)}
         z = self.embed(batch)
         if self.bank is not None and self.training:
             _, per_pair = self.bank(z, batch["index"], self.pairs)

@@ -9,7 +9,7 @@ data's own smoothed ab prior (estimated from ``prior_batches`` training batches 
 starts; kept in the checkpoint as a buffer), and colours decoded by the annealed mean
 (:mod:`multiview.objectives.colorization`). ``loss="regression"`` is the plain L2 on ab instead.
 ``colorized.png`` shows held-out images: L, prediction, ground truth. Training images may first
-be cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
+be cropped and flipped (``augment``, :class:`~multiview.views.crops.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, plain
 from multiview.methods.base import OneEncoder
 from multiview.methods.examples import write_at_fit_end
-from multiview.methods.parts import TrainingCrops, UpDecoder, layer_map
+from multiview.methods.parts import UpDecoder, layer_map
 from multiview.objectives.colorization import (
     ab_bins,
     ab_prior,
@@ -35,6 +35,7 @@ from multiview.objectives.colorization import (
     soft_encode,
 )
 from multiview.views.channels import LAB_MEAN, LAB_STD, rgb_to_lab
+from multiview.views.crops import TrainingCrops
 
 AB_SCALE = 110.0  # regression targets: ab / AB_SCALE lies in about [-1, 1]
 
@@ -71,7 +72,7 @@ class Colorization(OneEncoder):
         rebalance_lambda: lambda of Eq. 4, mixing the prior with the uniform (1: no rebalancing).
         temperature: T of the annealed mean, Eq. 5.
         prior_batches: training batches the ab prior is estimated from when fitting starts.
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """

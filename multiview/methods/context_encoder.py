@@ -25,7 +25,7 @@ from multiview.encoders.registry import EncoderSpec, plain
 from multiview.encoders.vision import IMAGENET_MEAN
 from multiview.methods.base import OneEncoder
 from multiview.methods.examples import write_at_fit_end
-from multiview.methods.parts import ChannelMixer, PatchDiscriminator, TrainingCrops, UpDecoder, layer_map
+from multiview.methods.parts import ChannelMixer, PatchDiscriminator, UpDecoder, layer_map
 from multiview.objectives.context_encoder import (
     MASKS,
     adversarial_loss,
@@ -34,6 +34,7 @@ from multiview.objectives.context_encoder import (
     region_masks,
     reverse_gradient,
 )
+from multiview.views.crops import TrainingCrops
 
 
 class ContextEncoder(OneEncoder):
@@ -46,7 +47,7 @@ class ContextEncoder(OneEncoder):
         mask: "centre" (the paper's central region) or "random" (a square at a random place).
         mask_fraction: side of the dropped square as a fraction of the image's side.
         adversarial_weight: ``lambda_adv`` of Eq. 3 (the paper: 0.001); 0 trains without a discriminator.
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """

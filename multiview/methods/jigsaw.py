@@ -14,7 +14,7 @@ At CIFAR-10's 32 px a cell would be 10 px, too small for the encoder; the defaul
 images it is probed on. A normalised tile is mapped back to the encoder's input range
 (times the encoder's input std plus its mean), so after the encoder's own normalisation it is a
 zero-mean unit-std tile. Training images may first be cropped and flipped (``augment``,
-:class:`~multiview.methods.parts.TrainingCrops`).
+:class:`~multiview.views.crops.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import torch
 from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec
 from multiview.methods.base import OneEncoder
-from multiview.methods.parts import ClassifierHead, TrainingCrops
+from multiview.methods.parts import ClassifierHead
 from multiview.objectives.jigsaw import hamming_permutations, jigsaw_loss, normalize_tiles, shuffle_tiles
 from multiview.objectives.tiles import cell_tiles
+from multiview.views.crops import TrainingCrops
 
 GRID = 3
 
@@ -42,7 +43,7 @@ class Jigsaw(OneEncoder):
         size: side the images are resized to before they are cut into 3x3 cells, px.
         tile: side of a tile, px (at most size / 3; the rest of the cell is the gap and jitter).
         hidden: width of the MLP on the concatenated tile features.
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """

@@ -4,8 +4,8 @@ Each head is an ``nn.Sequential`` (or a small module) whose docstring quotes the
 from, as lightly's ``SimCLRProjectionHead`` does; a method composes them instead of writing its
 own. Momentum teachers are frozen copies updated by :func:`ema_` on the schedule of
 :func:`cosine_momentum`. The image-to-image pretexts (autoencoder, context encoder, colorization,
-split-brain) read an encoder's ``layer`` map (:func:`layer_map`) through an :class:`UpDecoder`;
-:class:`TrainingCrops` is the crop and flip the image pretexts see of their training batches.
+split-brain) read an encoder's ``layer`` map (:func:`layer_map`) through an :class:`UpDecoder`.
+Augmentation is not a part: it lives in :mod:`multiview.views`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import torch.nn.functional as F
 
 from multiview.core.errors import UserError
 from multiview.encoders.registry import feature_shapes
-from multiview.views.augment import ImageAugment, augment_view, view_step
 
 
 class MLPHead(nn.Sequential):
@@ -206,31 +205,6 @@ def layer_map(encoder: nn.Module, layer: str, in_channels: int = 3, out_stride: 
         spatial = [k for k, v in maps.items() if len(v) == 4]
         raise UserError(f"model.layer: expected one of {', '.join(spatial)}, got {layer!r}")
     return maps[layer][1], max(0, round(math.log2(side / maps[layer][-1] / out_stride)))
-
-
-class TrainingCrops:
-    """Random resized crops and horizontal flips of a method's training images, on the batch: the
-    training-set augmentation of the pretext papers' CIFAR code (crop and flip, no colour change,
-    which colorization's targets and relative position's colour guard would see). Fields of
-    :class:`~multiview.views.augment.ImageAugment` (default crop area 0.2-1, flip 0.5; colour
-    jitter and grayscale off unless asked) plus ``seed``; ``None``: the images as they are.
-    Sample ``i`` of each step draws from ``(seed, global step, i)``
-    (:func:`~multiview.views.augment.augment_view`), so a resumed run sees the same crops;
-    held-out batches are never augmented."""
-
-    def __init__(self, fields: dict | None = None):
-        fields = dict(fields) if fields is not None else None
-        self.seed = int(fields.pop("seed", 0)) if fields is not None else 0
-        try:
-            self.pipeline = None if fields is None else ImageAugment(**{"jitter_p": 0.0, "gray_p": 0.0, **fields})
-        except TypeError as e:
-            raise UserError(f"model.augment: {e}") from None
-
-    def __call__(self, method: nn.Module, x: torch.Tensor, batch_idx: int = 0) -> torch.Tensor:
-        if self.pipeline is None or not method.training:
-            return x
-        step, rank = view_step(method, batch_idx)
-        return augment_view(self.pipeline, x, self.seed, step, rank).to(x.dtype)
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

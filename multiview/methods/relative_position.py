@@ -13,7 +13,7 @@ patches, an 8 px gap varied by up to 3+3 px of jitter), patches near the 32 px i
 is probed on. At the end of fit the method writes ``patch_neighbours.png`` into the run: held-out
 query patches (left column) and their nearest neighbours among the patches of other held-out
 images in pooled-feature space (cosine), as in the paper's Fig. 4. Training images may first be
-cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
+cropped and flipped (``augment``, :class:`~multiview.views.crops.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from multiview.core.errors import UserError
 from multiview.core.io import atomic_write
 from multiview.encoders.registry import EncoderSpec
 from multiview.methods.base import OneEncoder
-from multiview.methods.parts import ClassifierHead, TrainingCrops
+from multiview.methods.parts import ClassifierHead
 from multiview.objectives.relative_position import (
     COLOUR_GUARDS,
     NEIGHBOURS,
@@ -37,6 +37,7 @@ from multiview.objectives.relative_position import (
     relative_position_loss,
 )
 from multiview.objectives.tiles import cell_tiles
+from multiview.views.crops import TrainingCrops
 
 
 class RelativePosition(OneEncoder):
@@ -53,7 +54,7 @@ class RelativePosition(OneEncoder):
         hidden: width of the MLP on the two concatenated patch features.
         retrieval_queries: query patches in ``patch_neighbours.png`` (0: no figure).
         retrieval_images: held-out images whose patches are searched for neighbours.
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """

@@ -4,7 +4,7 @@ Each batch is turned into its four rotations (all four of every image, as the pa
 encoder pools each copy and a head classifies the rotation
 (:func:`~multiview.objectives.rotation.rotation_loss`). At CIFAR-10's 32 px the images are used
 as they are: the paper's own CIFAR experiments (Sec. 3.1) run at 32 px with a NIN network.
-Training images may first be cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
+Training images may first be cropped and flipped (``augment``, :class:`~multiview.views.crops.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import torch
 
 from multiview.encoders.registry import EncoderSpec
 from multiview.methods.base import OneEncoder
-from multiview.methods.parts import ClassifierHead, TrainingCrops
+from multiview.methods.parts import ClassifierHead
 from multiview.objectives.rotation import N_ROTATIONS, rotate_all, rotation_loss
+from multiview.views.crops import TrainingCrops
 
 
 class Rotation(OneEncoder):
@@ -24,7 +25,7 @@ class Rotation(OneEncoder):
         encoder: the encoder spec, e.g. ``{name: small_resnet, width: 32}``.
         view: the encoder's view name: "image", "frame" or "auto" (the training batches' picture).
         hidden: width of the head's hidden layer (0: a linear head on the pooled features).
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """

@@ -10,7 +10,7 @@ as they read any frame encoder. Each half is the encoder spec at half its width 
 ResNet's widths are fixed, so there each half is a whole one. ``split_brain.png`` shows held-out
 images: L, the colours predicted from L, the ground truth, ab, and the L predicted from ab. The
 figures are ``loss`` (the sum) and its halves ``loss_l_to_ab`` and ``loss_ab_to_l``. Training
-images may first be cropped and flipped (``augment``, :class:`~multiview.methods.parts.TrainingCrops`).
+images may first be cropped and flipped (``augment``, :class:`~multiview.views.crops.TrainingCrops`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.base import OneEncoder
 from multiview.methods.examples import write_at_fit_end
-from multiview.methods.parts import TrainingCrops, UpDecoder, layer_map
+from multiview.methods.parts import UpDecoder, layer_map
 from multiview.objectives.colorization import ab_bins, annealed_mean, lab_to_rgb, soft_encode
 from multiview.objectives.split_brain import l_bin_centres, l_bin_index, split_brain_loss
 from multiview.views.channels import normalized_lab, rgb_to_lab
+from multiview.views.crops import TrainingCrops
 
 
 class SplitEncoder(nn.Module):
@@ -66,7 +67,7 @@ class SplitBrain(OneEncoder):
         neighbours: ab bins each target is soft-encoded over.
         sigma: Gaussian width of the ab soft encoding, in ab units.
         temperature: T of the annealed mean that decodes the colours in the PNG.
-        augment: crop and flip of the training images (:class:`~multiview.methods.parts.TrainingCrops`
+        augment: crop and flip of the training images (:class:`~multiview.views.crops.TrainingCrops`
             fields, ``{}`` for its defaults); None: the images as they are.
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).
     """
