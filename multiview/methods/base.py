@@ -11,6 +11,9 @@ use only :meth:`encoders` and :meth:`embed` (:mod:`multiview.core.contracts`).
 Views are read from a batch through :func:`multiview.views.select.get_view`; a view asked for as
 ``auto`` is resolved once, at the first batch (:meth:`Method.resolve`), and kept in the checkpoint
 (key ``"views"``), so a SimCLR trained on video frames names its encoder ``frame`` when reloaded.
+Before every batch torch's global generators are seeded from the step
+(:func:`multiview.views.seeding.seed_step`), so whatever a method draws besides its views is the
+same in a resumed run as in an unbroken one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch.nn as nn
 from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec, as_spec, build, plain
 from multiview.methods.parts import cosine_momentum
+from multiview.views.seeding import VAL_STEP, seed_step
 from multiview.views.select import batch_size, get_view, resolve_view
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -85,6 +89,12 @@ class Method(L.LightningModule):
         self.resolved_views.update(checkpoint.get("views") or {})
 
     # --- steps and figures ------------------------------------------------------------------
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        seed_step(self.global_step, self.global_rank)
+
+    def on_validation_batch_start(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        seed_step(VAL_STEP + batch_idx, self.global_rank)
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         figures = self.losses(batch, batch_idx)
         self.log_figures("train", figures, batch_size(batch))

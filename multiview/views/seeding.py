@@ -11,6 +11,8 @@ does not depend on the batch's other samples or on any generator's history.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 _MASK = (1 << 64) - 1
@@ -52,6 +54,14 @@ def as_draws(source: torch.Generator | torch.Tensor, batch: int, n: int) -> torc
     if source.ndim != 2 or source.shape[0] != batch or source.shape[1] < n:
         raise ValueError(f"draws: expected [{batch}, >={n}] uniforms, got {list(source.shape)}")
     return source.detach().float().cpu()
+
+
+def seed_step(step: int, rank: int = 0) -> None:
+    """Seed torch's global generators (CPU and CUDA) from ``(run seed, step, rank)``: what a method
+    draws outside its views (jigsaw's permutations, memory-bank negatives, dropout) then depends on
+    the step alone, so a resumed run draws what an unbroken one does. The run seed is Lightning's
+    ``seed_everything`` value (``PL_GLOBAL_SEED``), 0 when unset."""
+    torch.manual_seed(mixed_seed(int(os.environ.get("PL_GLOBAL_SEED") or 0), step, rank, -2))
 
 
 def view_step(module, batch_idx: int = 0) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from multiview.cli.trainer import SaveOnInterrupt
 from multiview.data.image.images import ImageFolderData
 from multiview.data.video.synthetic import SyntheticAV
 from multiview.methods.cmc import CMC
+from multiview.methods.instdisc import InstanceDiscrimination
 from multiview.methods.simclr import SimCLR
 from multiview.run.csv_logger import ResumableCSVLogger
 from multiview.views.frames import BatchAugment
@@ -118,3 +119,25 @@ def test_batch_augment_changes_the_frames_a_fit_trains_on():
 
     BatchAugment().on_train_batch_start(T(), None, batch, 0)
     assert not torch.equal(before, batch["frame"])
+
+
+@pytest.mark.slow
+def test_instance_discrimination_stopped_and_resumed_draws_the_same_negatives(shared_data, tmp_path):
+    """Memory-bank negatives come from torch's global generator, seeded from the step by the base
+    (:func:`multiview.views.seeding.seed_step`): the resumed run ends with the unbroken weights."""
+    data = {"path": str(shared_data / "images" / "cifar10-jpg.tar"), "size": 32, "batch_size": 16,
+            "train_limit": 64, "test_limit": 16, "num_workers": 0}
+    decoded = ImageFolderData(**data)
+    decoded.setup()
+
+    def make_data():
+        dm = ImageFolderData(**data)
+        dm.train_set, dm.train_plain, dm.test_set = decoded.train_set, decoded.train_plain, decoded.test_set
+        return dm
+
+    def make_model():
+        return InstanceDiscrimination(encoder={"name": "small_resnet", "width": 4}, dim=16, nce_k=32)
+
+    trainer, _, diff = straight_and_resumed(tmp_path, make_model, make_data, max_epochs=2, stop=6)
+    assert trainer.global_step == 8
+    assert diff <= 1e-6, diff
