@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name, oversample in (("ours", 8.0), ("full_rate", None)):
             st = SoundTexture(sr, oversample=oversample).to(device)
 
-            def run(st=st):
+            def run(st=st, xd=xd, device=device):
                 st(xd)
                 if device == "cuda":
                     torch.cuda.synchronize()
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> dict:
             st = SoundTexture(sr, oversample=None)
             clips = x[: args.reference_clips].double().numpy()
             row["scipy_reference_audio_s_per_s"] = rate(
-                lambda: [scipy_envelope_stats(c, st) for c in clips], len(clips) * args.seconds, args.min_time)
+                lambda st=st, clips=clips: [scipy_envelope_stats(c, st) for c in clips],
+                len(clips) * args.seconds, args.min_time)
             row["ours_vs_scipy_reference"] = row["ours_audio_s_per_s"] / row["scipy_reference_audio_s_per_s"]
         if device == "cuda":
             row["name"] = torch.cuda.get_device_name()

@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return worker(argv[1:])
     a = p.parse_args(argv)
     if not Path(a.data).exists():
-        p.error(f"--data {a.data}: no such file or folder; expected the CIFAR-10 tar or a folder of train/<class>, test/<class>")
+        p.error(f"--data {a.data}: no such file or folder; "
+                "expected the CIFAR-10 tar or a folder of train/<class>, test/<class>")
     methods = [m for m in a.methods.split(",") if m]
     if set(methods) - set(METHODS):
         p.error(f"--methods: expected a subset of {','.join(METHODS)}, got {a.methods}")
@@ -255,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         if label == 15:
             top1 = out[f"{best}/top1"]
         else:
-            top1 = probe(load_encoder(str(root / run_name(best, minutes)), "auto")[0], splits, a.layers, a.spatial)["top1"]
+            top1 = probe(load_encoder(str(root / run_name(best, minutes)), "auto")[0], splits, a.layers,
+                         a.spatial)["top1"]
         out[f"curve/{best}/{label}min/top1"] = top1
         out[f"curve/{best}/{label}min/minutes"] = minutes
         log(f"  curve {best} {minutes:g} min: {top1:.4f}")

@@ -6,7 +6,8 @@ method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder
 ``multiview data`` and ``multiview eval`` list their commands (:mod:`multiview.cli.commands`);
 ``multiview data NAME ...`` and ``multiview eval NAME ...`` run one. ``multiview fit --config R
 --help`` explains every knob of the recipe's method and data. ``multiview export``, ``multiview runs`` and
-``multiview bench`` run :mod:`multiview.cli.export`, :mod:`multiview.cli.runs` and :mod:`multiview.cli.bench`. ``--verbose`` anywhere shows Lightning's
+``multiview bench`` run :mod:`multiview.cli.export`, :mod:`multiview.cli.runs` and
+:mod:`multiview.cli.bench`. ``--verbose`` anywhere shows Lightning's
 informational lines (:mod:`multiview.cli.terminal`). Bad input ends with one line,
 ``multiview: error: ...``, exit 2; a fit
 stopped by a signal exits with 128 + its number (130 Ctrl-C, 143 SIGTERM; ``multiview.run.status``).

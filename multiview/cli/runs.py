@@ -148,7 +148,8 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["compare"]:
         parser = argparse.ArgumentParser(prog="multiview runs compare", description="Compare runs' metrics.")
         parser.add_argument("runs", nargs="+", help="run folders")
-        parser.add_argument("--out", default="", help="bar chart PNG (default: $MULTIVIEW_HOME/runs/compare/<time>.png)")
+        parser.add_argument("--out", default="",
+                            help="bar chart PNG (default: $MULTIVIEW_HOME/runs/compare/<time>.png)")
         args = parser.parse_args(argv[1:])
         runs = []
         for p in args.runs:

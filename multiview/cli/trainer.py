@@ -38,7 +38,8 @@ class MultiviewCLI(LightningCLI):
         if trainer.logger in (None, True):
             where = Namespace(save_dir=trainer.default_root_dir, name="", version="")
             trainer.logger = [Namespace(class_path="multiview.run.csv_logger.ResumableCSVLogger", init_args=where),
-                              Namespace(class_path="lightning.pytorch.loggers.TensorBoardLogger", init_args=where.clone())]
+                              Namespace(class_path="lightning.pytorch.loggers.TensorBoardLogger",
+                                        init_args=where.clone())]
         if "weights_only" in cfg and cfg.weights_only is None:
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
         if trainer.precision is None and torch.cuda.is_available():

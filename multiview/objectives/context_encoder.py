@@ -11,7 +11,8 @@ game, ``min_F max_D E[log D(x) + log(1 - D(F((1 - M) * x)))]``, and the joint lo
 ``lambda_rec L_rec + lambda_adv L_adv`` with ``lambda_adv = 0.001``. :func:`adversarial_loss` is
 the discriminator's binary cross-entropy; :func:`reverse_gradient` in front of the fakes makes
 one backward pass train both players: the discriminator descends on its loss, the painter ascends
-on it (``lambda_adv`` times), i.e. descends on ``log(1 - D(F(...)))`` as in Eq. 2. The paper's masks (Sec. 3.3) are a central square
+on it (``lambda_adv`` times), i.e. descends on ``log(1 - D(F(...)))`` as in Eq. 2. The paper's masks
+(Sec. 3.3) are a central square
 (a quarter of the area) or random regions; :func:`region_masks` gives the central square or one
 square of the same area at a random place in each image.
 """

@@ -181,7 +181,8 @@ class SoundTexture(nn.Module):
             for k in range(self.n_bands):
                 nz = torch.nonzero(h[k]).flatten()
                 lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.numel() else (0, 1)
-                mk = n if self.oversample is None else min(n, smooth_length(max(m, math.ceil(self.oversample * (hi - lo)))))
+                mk = (n if self.oversample is None
+                      else min(n, smooth_length(max(m, math.ceil(self.oversample * (hi - lo))))))
                 plan.append((lo, hi, mk, h[k, lo:hi]))
             self._cache[key] = plan
         return self._cache[key]

@@ -33,7 +33,8 @@ def resolve_ckpt_path(ckpt_path: str | None, trainer: L.Trainer) -> str | None:
     if ckpt_path != "last":
         return ckpt_path
     callback = trainer.checkpoint_callback
-    folder = Path(callback.dirpath) if callback is not None and callback.dirpath else Path(trainer.default_root_dir) / "checkpoints"
+    folder = (Path(callback.dirpath) if callback is not None and callback.dirpath
+              else Path(trainer.default_root_dir) / "checkpoints")
     found = resolve_last(folder)
     if found is None:
         print(f"--ckpt_path last: no checkpoint in {folder}; starting from the beginning", file=sys.stderr)

@@ -37,7 +37,8 @@ class FitScheduleToTime(Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
         bounded_by_time_alone = trainer.max_steps == -1 and trainer.max_epochs == -1
-        self.timer = timer if stage == "fit" and bounded_by_time_alone and hasattr(pl_module, "schedule_steps") else None
+        self.timer = (timer if stage == "fit" and bounded_by_time_alone and hasattr(pl_module, "schedule_steps")
+                      else None)
         if self.timer is not None:
             # until the rate is measured: a schedule long enough that the warmup has barely begun
             pl_module.schedule_steps = 1000

@@ -61,7 +61,8 @@ def test_missing_video_folder_is_one_line(tmp_path):
 
 
 def test_print_config_resolves_overrides(capsys):
-    code, out, err = multiview_inprocess(capsys, "fit", "--config", QUICKSTART, "--model.temperature", "0.2", "--print_config")
+    code, out, err = multiview_inprocess(capsys, "fit", "--config", QUICKSTART, "--model.temperature", "0.2",
+                                         "--print_config")
     assert code == 0, err
     assert "class_path: multiview.methods.cmc.CMC" in out and "temperature: 0.2" in out
 

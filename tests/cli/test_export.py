@@ -29,7 +29,8 @@ def cmc_run(tmp_path_factory):
     from multiview.methods.cmc import CMC
 
     run = tmp_path_factory.mktemp("runs") / "cmc_resnet" / "20260102-090000"
-    args = {"views": ["frame", "audio"], "encoders": {"frame": {"name": "resnet18"}, "audio": {"width": 8}}, "proj_dim": 16}
+    args = {"views": ["frame", "audio"], "encoders": {"frame": {"name": "resnet18"}, "audio": {"width": 8}},
+            "proj_dim": 16}
     torch.manual_seed(0)
     model = CMC(**args).eval()
     perturb_batch_norms(model)

@@ -65,7 +65,8 @@ def test_quiet_hides_lightning_info_and_deprecations_only_when_asked():
             "rank_zero_info('GPU available: False, used: False'); "
             "warnings.warn('`isinstance(treespec, LeafSpec)` is deprecated', FutureWarning); "
             "warnings.warn('a user setting looks wrong', UserWarning)")
-    runs = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, cwd=REPO, timeout=120)
+    runs = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, cwd=REPO,
+                                 timeout=120)
             for mode in ("quiet", "verbose")}
     quiet, verbose = (runs[m].stdout + runs[m].stderr for m in ("quiet", "verbose"))
     assert "GPU available" in verbose and "LeafSpec" in verbose

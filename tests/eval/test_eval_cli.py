@@ -25,7 +25,8 @@ def run_dir(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
     model = CMC(**INIT)
-    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": INIT}}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": INIT}}))
     save_tensors(run / "checkpoints" / "last.ckpt", {"state_dict": model.state_dict()})
     return run, model
 
@@ -94,7 +95,8 @@ def test_probe_knn_tsne_rsa_dissect_commands(run_dir, gratings, tmp_path):
     assert 0.0 <= r["cka/pool/pool"] <= 1.0 + 1e-9
     assert cli_main(["eval", "dissect", *common, "--layer", "stage1", "--units", "0,1", "--top", "4",
                      "--n", "12", "--stride", "4", "--out", str(tmp_path / "dissect")]) == 0
-    assert {"dissect.png", "patches.png", "occlusion.png", "dissect.json"} <= {p.name for p in (tmp_path / "dissect").iterdir()}
+    assert {"dissect.png", "patches.png", "occlusion.png", "dissect.json"} <= {
+        p.name for p in (tmp_path / "dissect").iterdir()}
 
 
 def test_finetune_new_first_layer_partial_freeze_and_training(run_dir, gratings):

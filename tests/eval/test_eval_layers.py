@@ -28,7 +28,7 @@ def shapes(tmp_path_factory):
     root = tmp_path_factory.mktemp("shapes")
     rng = np.random.default_rng(0)
     yy, xx = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
-    for label, angle in enumerate((0.0, 45.0, 90.0)):
+    for _label, angle in enumerate((0.0, 45.0, 90.0)):
         (root / f"angle{int(angle)}").mkdir()
         u = xx * math.cos(math.radians(angle)) + yy * math.sin(math.radians(angle))
         for i in range(30):
@@ -56,7 +56,8 @@ def cmc_run(tmp_path_factory):
     """A CMC run folder (frame and audio encoders of width 4) at its initial weights."""
     init = {"views": ["frame", "audio"], "encoders": {"frame": {"width": 4}, "audio": {"width": 4}}, "proj_dim": 8}
     run = tmp_path_factory.mktemp("cmc")
-    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": init}}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": init}}))
     save_tensors(run / "checkpoints" / "last.ckpt", {"state_dict": CMC(**init).state_dict()})
     return run
 

@@ -29,9 +29,9 @@ def direct_cka(x, y):
     """Kornblith et al. 2019 via HSIC with the centring matrix H (Eq. 3-4, linear kernels)."""
     n = len(x)
     h = torch.eye(n, dtype=torch.float64) - 1.0 / n
-    k, l = x.double() @ x.double().T, y.double() @ y.double().T
+    k, m = x.double() @ x.double().T, y.double() @ y.double().T
     hsic = lambda a, b: torch.trace(a @ h @ b @ h)
-    return float(hsic(k, l) / torch.sqrt(hsic(k, k) * hsic(l, l)))
+    return float(hsic(k, m) / torch.sqrt(hsic(k, k) * hsic(m, m)))
 
 
 def test_cka_matches_hsic_formula():

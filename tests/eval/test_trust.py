@@ -15,8 +15,10 @@ from multiview.core.io import save_tensors
 
 def make_run(root, class_path, init_args=None):
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": class_path, "init_args": init_args or {}}}))
-    save_tensors(root / "checkpoints" / "last.ckpt", {"state_dict": {"weight": torch.zeros(2, 2), "bias": torch.zeros(2)}})
+    (root / "config.yaml").write_text(
+        yaml.safe_dump({"model": {"class_path": class_path, "init_args": init_args or {}}}))
+    save_tensors(root / "checkpoints" / "last.ckpt",
+                 {"state_dict": {"weight": torch.zeros(2, 2), "bias": torch.zeros(2)}})
     return root
 
 
@@ -78,6 +80,7 @@ def test_multiview_method_is_built(tmp_path):
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": init}}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC", "init_args": init}}))
     save_tensors(run / "checkpoints" / "last.ckpt", {"state_dict": CMC(**init).state_dict()})
     assert isinstance(load_model(run), CMC)

@@ -82,7 +82,7 @@ def test_memory_bank_loss_learns_to_match_views():
     bank = MemoryBankNCE(["a", "b"], d, n_data=n, k=32, temperature=0.1, momentum=0.5)
     opt = torch.optim.Adam(enc.parameters(), 1e-2)
     losses = []
-    for step in range(150):
+    for _step in range(150):
         idx = torch.randperm(n)[:32]
         loss, _ = bank({"a": enc["a"](xa[idx]), "b": enc["b"](xb[idx])}, idx, [("a", "b")])
         opt.zero_grad()

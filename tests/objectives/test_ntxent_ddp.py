@@ -36,7 +36,8 @@ class Probe(L.LightningModule):
 
     def on_after_backward(self):
         grads = {k: p.grad.detach().clone() for k, p in self.enc.named_parameters() if p.grad is not None}
-        torch.save({"loss": self.global_loss, "grads": grads, "keys": self.keys, "inputs": self.inputs, "queue": self.queue.keys.clone()},
+        torch.save({"loss": self.global_loss, "grads": grads, "keys": self.keys, "inputs": self.inputs,
+                    "queue": self.queue.keys.clone()},
                    f"{self.out_path}.rank{dist.get_rank()}")
 
     def configure_optimizers(self):

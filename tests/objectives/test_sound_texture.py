@@ -74,7 +74,8 @@ def test_amplitude_modulation_shows_in_the_modulation_band_around_its_rate(st, r
 
 def test_invariant_to_a_time_shift_of_a_stationary_sound(st):
     t = _t(6.0)
-    sound = (1 + 0.8 * torch.sin(2 * torch.pi * 4 * t)) * _noise(6.0, 3) * 0.05 + 0.1 * torch.sin(2 * torch.pi * 440 * t)
+    sound = ((1 + 0.8 * torch.sin(2 * torch.pi * 4 * t)) * _noise(6.0, 3) * 0.05
+             + 0.1 * torch.sin(2 * torch.pi * 440 * t))
     n = 3 * SR
     windows = torch.stack([sound[s : s + n] for s in (0, 3779, 16000, 2 * SR + 1234)]).float()
     other = (0.05 * _noise(3.0, 4)).float()[None]

@@ -34,7 +34,8 @@ class RecordLR(Callback):
 def fit(tmp_path, seconds_per_step=0.01, **limits):
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 4)), batch_size=8)
     model, lrs = Tiny(seconds_per_step), RecordLR()
-    trainer = L.Trainer(default_root_dir=tmp_path, callbacks=[FitScheduleToTime(), lrs, ModelCheckpoint(save_last=True)],
+    trainer = L.Trainer(default_root_dir=tmp_path,
+                        callbacks=[FitScheduleToTime(), lrs, ModelCheckpoint(save_last=True)],
                         logger=False, enable_progress_bar=False, enable_model_summary=False, **limits)
     t0 = time.monotonic()
     trainer.fit(model, data)

@@ -70,7 +70,8 @@ def other_baselines(args, encoder: nn.Module, modality: str, train, n_classes: i
             reps[name] = (module, "pool")
     if "supervised" in wanted:
         t0 = time.time()
-        data_key = f"{baselines.data_fingerprint(args.data, args.checkpoint)}|{args.size}|{args.train_limit}|{args.val_fraction}|{modality}"
+        data_key = (f"{baselines.data_fingerprint(args.data, args.checkpoint)}|{args.size}|{args.train_limit}"
+                    f"|{args.val_fraction}|{modality}")
         text = modality == "text"
         if text:
             data_key += f"|{args.test_fraction}"

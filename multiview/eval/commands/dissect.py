@@ -143,7 +143,8 @@ def plot_units(stats: dict, units: dict[int, dict], path: Path, patches: bool = 
             img = stats["images"][i]
             ax = axes[row, col]
             shown = crop(img, c, u["field"]) if patches else img
-            ax.imshow(shown.permute(1, 2, 0).clamp(0, 1).numpy() if shown.shape[0] == 3 else shown[0].numpy(), cmap="gray")
+            ax.imshow(shown.permute(1, 2, 0).clamp(0, 1).numpy() if shown.shape[0] == 3 else shown[0].numpy(),
+                      cmap="gray")
             if not patches:
                 half = u["field"] // 2
                 ax.add_patch(Rectangle((int(c[1]) - half - 0.5, int(c[0]) - half - 0.5), u["field"], u["field"],

@@ -86,7 +86,8 @@ def markdown(table: dict, kinds: dict[str, str], layers: list[str]) -> str:
     lines = ["| method | kind | " + " | ".join(layers) + " | best |", "|" + " --- |" * (len(layers) + 3)]
     for name, scores in table.items():
         best = max(scores, key=scores.get)
-        cells = [f"{scores[layer]:.3f}" if layer in scores and kinds[name] != "hand_designed" else "" for layer in layers]
+        cells = [f"{scores[layer]:.3f}" if layer in scores and kinds[name] != "hand_designed" else ""
+                 for layer in layers]
         where = f" ({best})" if kinds[name] != "hand_designed" else ""
         lines.append(f"| {name} | {kinds[name]} | " + " | ".join(cells) + f" | {scores[best]:.3f}{where} |")
     return "\n".join(lines) + "\n"
@@ -154,7 +155,8 @@ def main(argv: list[str]) -> int:
                         "(default: each run's model class)")
     parser.add_argument("--baselines", default="random_init,hand_designed,supervised",
                         help="comma-separated subset of random_init,hand_designed,supervised ('' for none)")
-    parser.add_argument("--supervised-epochs", type=int, default=None, help="epochs of the supervised ceiling (default: 15)")
+    parser.add_argument("--supervised-epochs", type=int, default=None,
+                        help="epochs of the supervised ceiling (default: 15)")
     add_data_args(parser)
     parser.set_defaults(data="cifar10")
     args = parser.parse_args(argv)

@@ -70,7 +70,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     enc, modality = checkpoint.load_encoder(args.checkpoint, args.encoder)
     train, _, test, _ = eval_splits(args, modality, enc, test_limit=args.n)
-    other = random_encoder(enc, train) if args.other == "random" else checkpoint.load_encoder(args.other, args.encoder)[0]
+    other = (random_encoder(enc, train) if args.other == "random"
+             else checkpoint.load_encoder(args.other, args.encoder)[0])
     layers = features.layer_names(enc, test)
     a = features.extract(enc, test, layers, spatial=args.spatial)
     b = features.extract(other, test, features.layer_names(other, test), spatial=args.spatial)

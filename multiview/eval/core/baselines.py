@@ -1,6 +1,7 @@
 """The baselines that give a transfer score its meaning.
 
-- **random init**: the same architecture, freshly initialised with BatchNorm statistics from the data (:func:`embed.random_init`).
+- **random init**: the same architecture, freshly initialised with BatchNorm statistics from the data
+  (:func:`embed.random_init`).
 - **hand-designed** representations, as modules with ``features(x) -> {"pool": [B, D]}``:
   raw pixels (area-downsampled); an oriented multi-scale Gabor filter bank, the energy of
   quadrature pairs (Daugman 1985; the "GIST" pooling of Oliva & Torralba 2001) averaged over a

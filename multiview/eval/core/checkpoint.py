@@ -4,7 +4,8 @@
 ``.ckpt`` inside a run folder, or a plain encoder ``state_dict`` file (``torch.save``). The
 method class is found from ``model.class_path`` in the run's ``config.yaml`` and imported by
 name, so evaluation never depends on which methods exist. A method names its encoders through
-``encoders()`` (:mod:`multiview.core.contracts`), each with its ``modality``. Files written by ``multiview export`` load too
+``encoders()`` (:mod:`multiview.core.contracts`), each with its ``modality``. Files written by
+``multiview export`` load too
 (:mod:`multiview.eval.core.exported`). A word2vec run, or a word2vec ``.bin``/``.txt`` file (ours or
 anyone's), gives a text encoder over its vectors (:class:`multiview.encoders.text.TextEncoder`).
 """

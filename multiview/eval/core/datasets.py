@@ -6,7 +6,8 @@
 the run's own data module: its training samples for train/val, its held-out ones for test;
 :mod:`multiview.eval.core.run_data`, as the end-of-fit reports), or a
 path: an image folder/tar for a frame encoder, an audio folder/tar for an audio encoder. Names are
-found under ``--data-root`` (else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``). Text encoders take ``words`` or ``polarity`` or a
+found under ``--data-root`` (else ``$MULTIVIEW_DATA``, else ``$MULTIVIEW_HOME/data``). Text encoders
+take ``words`` or ``polarity`` or a
 labelled text file (:mod:`multiview.data.text.text_labels`), split by stratified sampling. Every
 split yields ``{"input": ..., "label": int}`` in the encoder's input format (images [3, H, W] in
 [0, 1]; waveforms [n] at the encoder's rate; strings).
@@ -111,7 +112,9 @@ def eval_splits(args, modality: str, encoder=None, test_limit: int | None = None
     return Subset(train_all, tr.tolist()), Subset(train_all, va.tolist()), Renamed(dm.test_set, "image"), dm.classes
 
 
-def standard_splits(args, modality: str, encoder, test_limit: int, root: Path) -> tuple[Dataset, Dataset, Dataset, list[str]]:
+def standard_splits(
+    args, modality: str, encoder, test_limit: int, root: Path
+) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """A named data set (:mod:`multiview.data.standard`), limited and split like a folder."""
     from multiview.data import standard
 

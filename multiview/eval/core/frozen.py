@@ -5,7 +5,8 @@
 :func:`frozen_figures` / :func:`tsne_figures` on the same ``(train, val, test)`` splits
 (:func:`~multiview.eval.core.run_data.run_splits` for a run's own data), with the same limits
 (:data:`~multiview.eval.core.datasets.DEFAULTS`) and the one random-init procedure
-(:func:`~multiview.eval.core.embed.random_encoder`, seed ``seed + 12345``). So ``multiview eval probe --checkpoint RUN --data run`` with its defaults
+(:func:`~multiview.eval.core.embed.random_encoder`, seed ``seed + 12345``). So
+``multiview eval probe --checkpoint RUN --data run`` with its defaults
 gives the very figures the run's report wrote to ``RUN/metrics.json``.
 
 Figures are flat: ``<kind>/<metric>`` for the trained encoder (``probe/top1``),

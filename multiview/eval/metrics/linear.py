@@ -3,7 +3,8 @@
 The protocol of linear evaluation (Zhang, Isola & Efros 2016; Kolesnikov, Zhai & Beyer 2019):
 features are standardised with the training set's mean and standard deviation, an L2-regularised
 multinomial logistic regression is fitted for each inverse strength ``C`` in a grid, the ``C``
-with the best validation top-1 is kept (ties: the lower validation log-loss), the classifier is refitted on train + validation with
+with the best validation top-1 is kept (ties: the lower validation log-loss), the classifier is refitted on
+train + validation with
 it, and top-1 accuracy on the test set is reported.
 
 ``multiview eval probe --checkpoint RUN --data cifar10|fsdd|run|FOLDER --layer pool`` probes the
