@@ -16,8 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from multiview.core.errors import UserError
-from multiview.eval.reports.base import Report
 from multiview.core.io import save_figure
+from multiview.eval.reports.base import Report
+from multiview.views.select import get_view
 
 
 @torch.no_grad()
@@ -27,7 +28,7 @@ def collect(model, loader) -> dict[str, torch.Tensor]:
     model.eval()
     out: dict[str, list] = {k: [] for k in ("logits", "target", "proj")}
     for batch in loader:
-        frame, audio = batch["frame"].to(model.device), batch["audio"].to(model.device)
+        frame, audio = (get_view(batch, v).to(model.device) for v in ("frame", "audio"))
         out["logits"].append(model(frame).float().cpu())
         with torch.autocast(audio.device.type, enabled=False):
             stats = model.texture(audio.float())
