@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from word2vec_vs_gensim import KEYS, compare, parser
 
-from multiview.data.text.corpus import prepare_enwiki
 from multiview.core.io import atomic_write
 from multiview.core.paths import cache_dir
+from multiview.data.text.corpus import prepare_enwiki
 
 SHAPES = {"short": {}, "long": {}, "vocab": {"min_count": 1}}
 ARCHITECTURES = {"sg": 1, "cbow": 0}

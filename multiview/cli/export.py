@@ -31,8 +31,8 @@ from multiview.core.io import save_tensors, write_json
 
 
 def card_of(run: Path) -> dict:
-    from multiview.eval.core.checkpoint import run_folder
     from multiview.cli.runs import read_run
+    from multiview.eval.core.checkpoint import run_folder
 
     folder = run_folder(run)
     if folder is None:

@@ -24,8 +24,8 @@ from pathlib import Path
 from PIL.Image import DecompressionBombError
 
 from multiview.cli.commands import GROUPS, listing
-from multiview.core.errors import UserError
 from multiview.cli.terminal import quiet_third_party, take_verbose
+from multiview.core.errors import UserError
 from multiview.run import status as run_status
 
 TRAINER_COMMANDS = ("fit", "validate", "test")

@@ -21,10 +21,10 @@ from lightning.pytorch.cli import LightningCLI
 
 from multiview.core import paths
 from multiview.methods.base import Method
-from multiview.run.tensorboard import LearningRateLogger, log_report
 from multiview.run import defaults
 from multiview.run.folders import config_name, new_run_folder
 from multiview.run.signals import SaveOnInterrupt  # noqa: F401  (kept importable from here)
+from multiview.run.tensorboard import LearningRateLogger, log_report
 
 
 class MultiviewCLI(LightningCLI):

@@ -28,8 +28,8 @@ import shutil
 import tarfile
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from multiview.core import paths
 from multiview.core.errors import UserError

@@ -17,8 +17,8 @@ A new family registers itself with ``@register("name")`` on a builder
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn

@@ -60,7 +60,7 @@ class TextEncoder(nn.Module):
         self.out_dim = self.bag.embedding_dim
 
     @classmethod
-    def from_table(cls, words: list[str], table: torch.Tensor, tokenizer: str = "simple") -> "TextEncoder":
+    def from_table(cls, words: list[str], table: torch.Tensor, tokenizer: str = "simple") -> TextEncoder:
         """A frozen encoder over an in-memory vocabulary and its vectors (``[len(words), D]``)."""
         encoder = cls(dim=table.shape[1], buckets=1, trainable=False, tokenizer=tokenizer)
         encoder.vocab = {}

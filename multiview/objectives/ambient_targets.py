@@ -113,7 +113,7 @@ class AmbientTargets:
 
     @classmethod
     def fit(cls, stats: torch.Tensor, k: int = 30, mode: str = "clusters", n_components: int = 32,
-            n_bits: int = 30, seed: int = 0, steps: int = 200, batch_size: int = 4096) -> "AmbientTargets":
+            n_bits: int = 30, seed: int = 0, steps: int = 200, batch_size: int = 4096) -> AmbientTargets:
         if mode not in MODES:
             raise UserError(f"targets mode: expected one of {MODES}, got {mode!r}")
         if stats.dim() != 2 or not torch.isfinite(stats).all():
@@ -164,7 +164,7 @@ class AmbientTargets:
         save_tensors(path, self.state)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "AmbientTargets":
+    def load(cls, path: str | os.PathLike) -> AmbientTargets:
         try:
             state = load_tensors(path)
         except FileNotFoundError:

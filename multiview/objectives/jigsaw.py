@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _all_permutations(n_tiles: int) -> np.ndarray:
     return np.array(list(itertools.permutations(range(n_tiles))), dtype=np.int8)
 

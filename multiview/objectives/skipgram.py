@@ -40,7 +40,7 @@ class AliasSampler:
         self.accept = torch.from_numpy(accept.astype(np.float32))
         self.alias = torch.from_numpy(alias.astype(np.int64))
 
-    def to(self, device) -> "AliasSampler":
+    def to(self, device) -> AliasSampler:
         self.accept, self.alias = self.accept.to(device), self.alias.to(device)
         return self
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import io
 
-from multiview.core.io import atomic_write
-
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+from multiview.core.io import atomic_write
 
 
 class KeepingWriter(ExperimentWriter):

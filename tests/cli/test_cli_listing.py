@@ -2,8 +2,8 @@
 
 import pytest
 
-from multiview.cli.main import main
 from multiview.cli.commands import DATA, EVAL
+from multiview.cli.main import main
 
 
 @pytest.mark.parametrize("group, table", [("eval", EVAL), ("data", DATA)])

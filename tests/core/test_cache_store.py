@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from multiview.core import cache as cache_store
-from multiview.data.video import cache
 from multiview.core.errors import UserError
+from multiview.data.video import cache
 
 
 def _tar_gz(path, files: dict[str, bytes]) -> bytes:

@@ -10,11 +10,11 @@ from PIL import Image
 
 from multiview.cli.main import main as cli_main
 from multiview.core.errors import UserError
+from multiview.core.io import read_json, save_tensors
+from multiview.eval.commands.finetune import freeze_early, replace_first_conv
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.embed import random_like
-from multiview.eval.commands.finetune import freeze_early, replace_first_conv
 from multiview.eval.core.training import train_classifier
-from multiview.core.io import read_json, save_tensors
 from multiview.methods.cmc import CMC
 
 INIT = {"views": ["frame", "audio"], "encoders": {"frame": {"width": 4}, "audio": {"width": 4}}, "proj_dim": 8}

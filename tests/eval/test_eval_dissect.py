@@ -1,7 +1,7 @@
 import torch
 import torch.nn as nn
 
-from multiview.eval.commands.dissect import dissect_unit, field_size, centred_average, unit_maxima
+from multiview.eval.commands.dissect import centred_average, dissect_unit, field_size, unit_maxima
 
 CROSS = torch.tensor([[0, 0, 1, 0, 0],
                       [0, 0, 1, 0, 0],

@@ -10,9 +10,9 @@ import yaml
 from PIL import Image
 
 from multiview.cli.main import main as cli_main
-from multiview.eval.core.features import layer_names
-from multiview.eval.core.checkpoint import load_encoder
 from multiview.core.io import read_json, save_tensors
+from multiview.eval.core.checkpoint import load_encoder
+from multiview.eval.core.features import layer_names
 from multiview.methods.cmc import CMC
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"

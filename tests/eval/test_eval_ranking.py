@@ -15,8 +15,14 @@ import torch
 
 from multiview.eval.metrics.knn import knn_scores, knn_top1
 from multiview.eval.metrics.ranking import median, top_indices
-from multiview.eval.metrics.retrieval import (average_precision, chance_metrics, precision_at_k, retrieval_metrics,
-                                      similarity, true_match_ranks)
+from multiview.eval.metrics.retrieval import (
+    average_precision,
+    chance_metrics,
+    precision_at_k,
+    retrieval_metrics,
+    similarity,
+    true_match_ranks,
+)
 
 
 def sort_key(score: float, is_target: bool) -> tuple:

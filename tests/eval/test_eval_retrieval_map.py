@@ -2,8 +2,13 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from multiview.eval.metrics.retrieval import (average_precision, chance_map, class_map, precision_at_k,
-                                      within_modal_metrics)
+from multiview.eval.metrics.retrieval import (
+    average_precision,
+    chance_map,
+    class_map,
+    precision_at_k,
+    within_modal_metrics,
+)
 from tests.eval.test_eval_ranking import brute_force_ap_and_pk
 
 

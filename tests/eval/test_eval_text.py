@@ -9,15 +9,15 @@ import torch
 import yaml
 
 from multiview.cli.main import main as cli_main
+from multiview.core.errors import UserError
+from multiview.core.io import read_json
 from multiview.data.text.corpus import TextCorpusDataModule
 from multiview.data.text.text_labels import labelled_lines, word_kinds
 from multiview.encoders.text import TextEncoder
-from multiview.core.errors import UserError
 from multiview.eval.core.baselines import supervised
 from multiview.eval.core.features import extract
-from multiview.eval.metrics.linear import linear_probe
 from multiview.eval.core.text_baselines import HashedBag, cooccurrence, ppmi, ppmi_svd
-from multiview.core.io import read_json
+from multiview.eval.metrics.linear import linear_probe
 from multiview.methods.word2vec import Word2Vec
 
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 import yaml
 
-from multiview.eval.core import trust
 from multiview.cli.main import main as cli_main
 from multiview.core.errors import UserError
-from multiview.eval.core.checkpoint import load_model
 from multiview.core.io import save_tensors
+from multiview.eval.core import trust
+from multiview.eval.core.checkpoint import load_model
 
 
 def make_run(root, class_path, init_args=None):

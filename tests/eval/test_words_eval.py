@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from multiview.core.errors import UserError
 from multiview.data.text.corpus import gensim_datapath
 from multiview.data.text.word_vectors import load_word2vec, save_word2vec, to_keyed_vectors
 from multiview.encoders.text import TextEncoder
-from multiview.core.errors import UserError
 from multiview.eval.commands import words as words_command
 from multiview.eval.metrics import words as word_eval
 

@@ -10,8 +10,8 @@ import torch
 
 from multiview.core.io import atomic_write, save_tensors
 from multiview.run.checkpoints import AtomicCheckpointIO, NonFiniteWeights
-from multiview.run.folders import config_name, new_run_folder
 from multiview.run.csv_logger import KeepingWriter
+from multiview.run.folders import config_name, new_run_folder
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):

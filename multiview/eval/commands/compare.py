@@ -19,8 +19,8 @@ import numpy as np
 import torch.nn as nn
 
 from multiview.core.errors import UserError
-from multiview.eval.core.plots import plot_bars
 from multiview.core.io import write_json
+from multiview.eval.core.plots import plot_bars
 
 BASELINES = ("random_init", "hand_designed", "supervised")
 

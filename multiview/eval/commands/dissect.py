@@ -24,10 +24,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from multiview.core.io import save_figure, write_json
 from multiview.eval.commands import EVAL
 from multiview.eval.core.features import as_loader, device_of
 from multiview.eval.metrics.ranking import top_indices
-from multiview.core.io import save_figure, write_json
 
 
 @torch.no_grad()

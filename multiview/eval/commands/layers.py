@@ -26,9 +26,9 @@ import argparse
 import copy
 from pathlib import Path
 
-from multiview.eval.commands import EVAL
 from multiview.core.errors import UserError
 from multiview.core.io import atomic_write, write_json
+from multiview.eval.commands import EVAL
 
 HELP = EVAL["layers"].help
 
@@ -124,8 +124,8 @@ def with_baselines(args, names: list[str], encoders: list, train, n_classes: int
 def probe_layers(reps: dict, kinds: dict[str, str], splits, spatial: int) -> tuple[dict, list[str]]:
     """``({"top1"|"val_top1"|"dim": {method: {layer: figure}}}, layers in depth order)``: every
     layer of every network, the ``pool`` output of a hand-designed representation."""
-    from multiview.eval.core.frozen import split_features
     from multiview.eval.core.features import layer_names
+    from multiview.eval.core.frozen import split_features
     from multiview.eval.metrics.linear import linear_probe
 
     table: dict[str, dict[str, dict[str, float]]] = {"top1": {}, "val_top1": {}, "dim": {}}

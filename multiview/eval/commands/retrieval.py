@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from multiview.core.io import write_json
 from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_model, run_datamodule
 from multiview.eval.core.paired import plot_matches, retrieval_figures
 from multiview.eval.core.plots import print_table
-from multiview.core.io import write_json
 
 HELP = EVAL["retrieval"].help
 

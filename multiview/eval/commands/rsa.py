@@ -11,12 +11,12 @@ from pathlib import Path
 
 import torch
 
+from multiview.core.io import save_figure, write_json
 from multiview.eval.commands import EVAL
 from multiview.eval.core import checkpoint, features
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
 from multiview.eval.core.embed import random_encoder
 from multiview.eval.metrics.rsa import cka_matrix, rdm, rdm_similarity
-from multiview.core.io import save_figure, write_json
 
 HELP = EVAL["rsa"].help
 

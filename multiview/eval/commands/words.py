@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
-from multiview.eval.commands import EVAL
-from multiview.data.text.word_vectors import load_word2vec
 from multiview.core.errors import UserError
-from multiview.eval.metrics.words import SHARED_WORD_SIM, evaluate_vectors
 from multiview.core.io import write_json
+from multiview.data.text.word_vectors import load_word2vec
+from multiview.eval.commands import EVAL
+from multiview.eval.metrics.words import SHARED_WORD_SIM, evaluate_vectors
 
 HELP = EVAL["words"].help
 

@@ -28,9 +28,9 @@ import torch.nn.functional as F
 import torchaudio
 
 from multiview.core import cache as cache_store
+from multiview.core.io import load_tensors
 from multiview.eval.core.embed import random_like
 from multiview.eval.core.training import AUGMENT_KEY, train_classifier
-from multiview.core.io import load_tensors
 
 
 class RawPixels(nn.Module):

@@ -22,7 +22,6 @@ from multiview.core import paths
 from multiview.core.errors import UserError
 
 
-
 def find_run(path: Path) -> tuple[Path, Path]:
     """``(run folder, checkpoint file)`` for a run folder or a ``.ckpt`` inside one."""
     if path.is_dir():

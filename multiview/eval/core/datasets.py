@@ -22,8 +22,8 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from multiview.core import paths
-from multiview.data.standard import AUDIO_SETS, IMAGE_SETS
 from multiview.core.errors import UserError
+from multiview.data.standard import AUDIO_SETS, IMAGE_SETS
 from multiview.eval.core.subsets import InMemory, Renamed, balanced, split_off  # noqa: F401 (re-exported)
 
 # The defaults of every evaluation of frozen features, command or end-of-fit report.

@@ -11,7 +11,7 @@ gives the same figure whichever of them computes it.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn as nn

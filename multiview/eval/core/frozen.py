@@ -16,7 +16,7 @@ Figures are flat: ``<kind>/<metric>`` for the trained encoder (``probe/top1``),
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch.nn as nn

@@ -16,7 +16,6 @@ baselines, writing ``knn.json`` and ``knn.png``.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 

@@ -14,8 +14,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from multiview.eval.metrics.ranking import (expected_hits_at_k, expected_rank, median, recall_at_k,
-                                            target_ranks, tie_groups)
+from multiview.eval.metrics.ranking import (
+    expected_hits_at_k,
+    expected_rank,
+    median,
+    recall_at_k,
+    target_ranks,
+    tie_groups,
+)
 
 
 def similarity(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:

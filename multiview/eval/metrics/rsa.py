@@ -16,10 +16,8 @@ with every layer of the same architecture at random init (or of ``--other RUN2``
 
 from __future__ import annotations
 
-
 import torch
 from scipy.stats import spearmanr
-
 
 
 def rdm(features: torch.Tensor) -> torch.Tensor:

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 
 from multiview.core import paths
-from multiview.data.text.corpus import gensim_datapath
 from multiview.core.errors import UserError
+from multiview.data.text.corpus import gensim_datapath
 from multiview.eval.metrics.ranking import ranking_scores
 
 SHARED_WORD_SIM = "shared"  # stands for ``<data folder>/text/word-sim`` (:func:`multiview.core.paths.data_dir`)
