@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from multiview.core.errors import UserError
+from multiview.encoders.audio import LogMel
 
 MS_OFFSETS = (1, 2, 3, 5, 8, 11, 16, 21)
 STAT_NAMES = ("mean", "cv", "skew", "corr", "mod")
@@ -236,3 +237,9 @@ class SoundTexture(nn.Module):
 def sound_texture_stats(x: torch.Tensor, sample_rate: int, **kwargs) -> torch.Tensor:
     """Functional form: ``SoundTexture(sample_rate, **kwargs)(x)``."""
     return SoundTexture(sample_rate, **kwargs).to(x.device)(x)
+
+
+def audio_features(audio: torch.Tensor, sample_rate: int, n_mels: int = 64) -> dict[str, torch.Tensor]:
+    """``{"logmel": [B, 1, n_mels, frames], "texture": [B, D]}`` of ``[B, n]`` waveforms, on their device."""
+    logmel = LogMel(sample_rate, n_mels).to(audio.device)
+    return {"logmel": logmel(audio), "texture": sound_texture_stats(audio.float(), sample_rate)}

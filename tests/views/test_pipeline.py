@@ -1,13 +1,13 @@
-"""The device-side pipeline pieces: batch augmentation (multiview.views.frames), audio features,
-compile switch (multiview.methods.pipeline)."""
+"""The device-side pipeline pieces: batch augmentation (multiview.views.frames), the batch's audio
+features (multiview.objectives.sound_texture) and the compile switch (multiview.run.compile)."""
 
 from __future__ import annotations
 
 import torch
 
 from multiview.encoders.audio import LogMel
-from multiview.methods.pipeline import Compile, audio_features
-from multiview.objectives.sound_texture import SoundTexture
+from multiview.objectives.sound_texture import SoundTexture, audio_features
+from multiview.run.compile import Compile
 from multiview.views.frames import BatchAugment, augment_frames
 
 

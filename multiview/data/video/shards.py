@@ -20,7 +20,7 @@ Videos are written in parts of ``part_size``; a part is a litdata dataset under 
 that is kept once complete, so an interrupted run starts again at the first unfinished part. The
 finished parts are merged (``litdata.merge_datasets``). A video that fails to decode is skipped
 and counted. Log-mel spectrograms are not stored: they are computed on the batch, on the model's
-device (:mod:`multiview.methods.pipeline`), from the PCM.
+device (:func:`multiview.objectives.sound_texture.audio_features`), from the PCM.
 """
 
 from __future__ import annotations
