@@ -268,7 +268,7 @@ def recipe_text(draw) -> bytes:
 
 @pytest.mark.slow
 def test_recipes_through_the_cli(tmp_path_factory, capsys):
-    from multiview.cli.main import main as cli
+    from multiview.cli import main as cli
 
     folder = tmp_path_factory.mktemp("recipes")
     codes = set()

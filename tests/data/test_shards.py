@@ -78,10 +78,14 @@ def test_val_clips_holds_out_the_videos_a_folder_run_holds_out(written, tmp_path
     from multiview.data.splits import split_records
     from multiview.data.video.index import load_index
 
+    import multiprocessing
+
     root, _, _ = written
     records = load_index(root / "index.jsonl")
+    start_method = multiprocessing.get_start_method(allow_none=True)
     meta = shards.write_shards(str(root / "index.jsonl"), str(tmp_path), replace(SPEC, val_clips=2),
                                workers=1, quiet=True)
+    assert multiprocessing.get_start_method(allow_none=True) == start_method  # litdata's change undone
     _, folder_val = split_records(records, SPEC.val_fraction, val_clips=2)
     ds = ShardDataset(str(tmp_path / "val"), shuffle=False)
     held = {super(ShardDataset, ds).__getitem__(i)["video"] for i in range(len(ds))}

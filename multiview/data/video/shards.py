@@ -26,6 +26,7 @@ device (:func:`multiview.objectives.sound_texture.audio_features`), from the PCM
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import shutil
 import warnings
@@ -124,9 +125,13 @@ def _optimize(records: list[dict], out: Path, cutter: _Cutter, workers: int, chu
     from litdata import optimize
 
     inputs = interleaved(records, cutter.spec.clips_per_video, cutter.spec.seed)
-    optimize(fn=cutter, inputs=inputs, output_dir=str(out), chunk_bytes=chunk_bytes, compression="zstd",
-             num_workers=max(1, min(workers, len(inputs))), reorder_files=False, verbose=False,
-             start_method="spawn")
+    before = multiprocessing.get_start_method(allow_none=True)
+    try:
+        optimize(fn=cutter, inputs=inputs, output_dir=str(out), chunk_bytes=chunk_bytes, compression="zstd",
+                 num_workers=max(1, min(workers, len(inputs))), reorder_files=False, verbose=False,
+                 start_method="spawn")
+    finally:  # litdata sets the process-wide start method; the caller's stays as it was
+        multiprocessing.set_start_method(before, force=True)
 
 
 def _write_split(name: str, records: list[dict], root: Path, spec: ShardSpec, label_names: list[str],
