@@ -57,10 +57,11 @@ sys.path.insert(0, str(ROOT))
 
 from multiview.cli.main import main as cli  # noqa: E402
 from multiview.encoders.registry import feature_shapes  # noqa: E402
-from multiview.eval.commands.compare import add_report_args, representations, split_features  # noqa: E402
+from multiview.eval.commands.compare import add_report_args, representations  # noqa: E402
 from multiview.eval.core.checkpoint import load_encoder  # noqa: E402
 from multiview.eval.core.datasets import eval_splits  # noqa: E402
 from multiview.eval.core.embed import random_like  # noqa: E402
+from multiview.eval.core.frozen import split_features  # noqa: E402
 from multiview.eval.core.training import train_classifier  # noqa: E402
 from multiview.eval.metrics.linear import linear_probe  # noqa: E402
 

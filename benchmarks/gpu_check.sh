@@ -18,7 +18,8 @@ if [ -z "${INDEX:-}" ]; then
   timeout 120 $PY -m multiview.cli.main data index "$FOLDER" --out "$INDEX" --workers 8
 fi
 timeout 150 $PY -m multiview.cli.main data shard "$INDEX" --out "$OUT/shards" --workers 12 --clips_per_video 16
-timeout 120 $PY -m multiview.cli.main bench --config recipes/cmc_av_folder.yaml --data.shards "$OUT/shards" \
+timeout 120 $PY -m multiview.cli.main bench --config recipes/cmc_av_folder.yaml \
+  --data multiview.data.video.shard_stream.ShardDataModule --data.shards "$OUT/shards" \
   --data.batch_size 512 --data.num_workers 8 --data.val_fraction 0.1 --steps 60 --warmup 10 \
   --out "$OUT/cmc_bench.json" || echo "cmc bench failed" | tee -a "$OUT/errors.txt"
 

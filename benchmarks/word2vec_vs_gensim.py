@@ -4,7 +4,7 @@
 
 For each seed, trains gensim's ``Word2Vec(sg=SG, workers=W)`` on the corpus held in memory, then
 ours through the Lightning trainer (as ``multiview fit`` runs it) on the encoded corpus, and
-scores both with the same evaluator (equal to gensim's, see tests/test_words_eval.py).
+scores both with the same evaluator (equal to gensim's, see tests/eval/test_words_eval.py).
 Speed is corpus words per second of training (vocabulary building excluded, reported apart),
 wall clock and per CPU-second. Prints JSON on stdout; progress goes to stderr.
 """
