@@ -73,12 +73,11 @@ def test_samples_round_trip_against_the_decoder(written):
 
 
 def test_val_clips_holds_out_the_videos_a_folder_run_holds_out(written, tmp_path):
+    import multiprocessing
     from dataclasses import replace
 
     from multiview.data.splits import split_records
     from multiview.data.video.index import load_index
-
-    import multiprocessing
 
     root, _, _ = written
     records = load_index(root / "index.jsonl")
