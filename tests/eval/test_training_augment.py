@@ -23,3 +23,14 @@ def test_crop_and_flip_keep_colours_and_one_channel_inputs():
     assert augment(gray, "frame", 0, 1).shape == gray.shape
     text = ["a b", "c"]
     assert augment(text, "text", 0, 0) is text
+
+
+def test_a_retrained_head_starts_from_the_same_weights_and_leaves_the_global_generator_alone():
+    from multiview.eval.core.training import new_head
+
+    torch.manual_seed(1)
+    before = torch.get_rng_state()
+    a, b = new_head(8, 3, seed=5), new_head(8, 3, seed=5)
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    assert not torch.equal(a.weight, new_head(8, 3, seed=6).weight)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -31,7 +31,7 @@ from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
 from multiview.eval.core.embed import random_like
 from multiview.eval.core.plots import plot_bars, print_table
-from multiview.eval.core.training import accuracy, train_classifier
+from multiview.eval.core.training import accuracy, new_head, train_classifier
 
 MODES = ("full", "partial", "scratch")
 HELP = EVAL["finetune"].help
@@ -76,9 +76,11 @@ def finetune(encoder: nn.Module, train, val, test, n_classes: int, modality: str
     for p in enc.parameters():  # a frozen table (pretrained word vectors) trains too
         p.requires_grad_(True)
     if in_channels is not None:
-        replace_first_conv(enc, in_channels)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            replace_first_conv(enc, in_channels)
     frozen = freeze_early(enc) if mode == "partial" else []
-    head = nn.Linear(enc.out_dim, n_classes)
+    head = new_head(enc.out_dim, n_classes, seed)
     losses = train_classifier(enc, head, train, modality, epochs, lr, frozen_modules=frozen, seed=seed)
     return {"top1": accuracy(enc, head, test), "val_top1": accuracy(enc, head, val), "final_loss": losses[-1]}
 

@@ -30,7 +30,7 @@ import torchaudio
 from multiview.core import cache as cache_store
 from multiview.core.io import load_tensors
 from multiview.eval.core.embed import random_like
-from multiview.eval.core.training import AUGMENT_KEY, train_classifier
+from multiview.eval.core.training import AUGMENT_KEY, new_head, train_classifier
 
 
 class RawPixels(nn.Module):
@@ -149,7 +149,7 @@ def supervised(encoder: nn.Module, train, n_classes: int, modality: str, data_ke
                 return fresh.eval()
             except Exception:  # torn or foreign: train again and replace it
                 pass
-        head = nn.Linear(fresh.out_dim, n_classes)
+        head = new_head(fresh.out_dim, n_classes, seed)
         train_classifier(fresh, head, train, modality, epochs=epochs, lr=lr, seed=seed)
         state = fresh.state_dict()
         cache_store.write(path, lambda tmp: torch.save(state, tmp))

@@ -36,6 +36,14 @@ def augment(x: torch.Tensor, modality: str, seed: int, step: int) -> torch.Tenso
     return CROP_FLIP(x, g)
 
 
+def new_head(in_dim: int, n_classes: int, seed: int) -> nn.Linear:
+    """The linear head a supervised or fine-tuned network trains, its weights drawn from ``seed``
+    alone (torch's global generator left as it was), so a retrained baseline gives the same figure."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return nn.Linear(in_dim, n_classes)
+
+
 def train_classifier(encoder: nn.Module, head: nn.Module, train, modality: str, epochs: int = 15,
                      lr: float = 2e-3, batch_size: int = 128, weight_decay: float = 5e-4,
                      frozen_modules: list[str] = (), seed: int = 0) -> list[float]:
