@@ -33,6 +33,9 @@ TRAINER_COMMANDS = ("fit", "validate", "test")
 # (gzip's BadGzipFile is an OSError, UnicodeDecodeError a ValueError): still one line, not a traceback.
 READER_FAULTS = (ValueError, OSError, EOFError, DecompressionBombError)
 TOP_COMMANDS = ("export", "runs", "bench")
+# A bad-input message of ours (``model.view: expected ...``) inside jsonargparse's list of Union errors.
+OUR_MESSAGE = re.compile(r"(?:^|\s- )((?:model|data|trainer)\.[\w.-]+: .*?)"
+                         r"(?=\s+- |\s+Expected a <class|\s+Given value|\s+Subtypes|$)", re.S)
 
 
 def _fail(message: str) -> int:
@@ -97,6 +100,9 @@ def _recipe_help(argv: list[str]) -> None:
 def _short_parser_error(text: str) -> str:
     """One line from jsonargparse's multi-line error: the full key, and what was expected."""
     text = str(text)
+    ours = OUR_MESSAGE.search(text)  # a UserError raised while jsonargparse tried each type of a Union
+    if ours:
+        return ours.group(1).strip()
     keys = re.findall(r'Parser key "([^"]+)"', text) or re.findall(r'Key "([^"]+)"', text)
     key = ".".join(dict.fromkeys(keys))
     unknown = re.search(r"Option '([^']+)' is not accepted", text)
@@ -170,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_status.exit_status()
 
         if isinstance(e, ArgumentError):
+            return _fail(_short_parser_error(str(e)))
+        if "Does not validate against any of the Union subtypes" in str(e):
             return _fail(_short_parser_error(str(e)))
         if isinstance(e, READER_FAULTS) and os.environ.get("MULTIVIEW_DEBUG") != "1":
             return _fail(f"{type(e).__name__}: {e}")

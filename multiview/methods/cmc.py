@@ -78,7 +78,10 @@ class CMC(Method):
             raise UserError(f"model.pair_weights: unknown pairs {sorted(unknown)}; the graph has {sorted(names)}")
         self.weights = {(a, b): (pair_weights or {}).get(f"{a}-{b}", 1.0) for a, b in self.pairs}
         specs = {v: as_spec((encoders or {}).get(v), DEFAULT_ENCODERS.get(v)) for v in self.views}
-        self.nets = nn.ModuleDict({v: build(specs[v], view_channels(v), sample_rate) for v in self.views})
+        try:
+            self.nets = nn.ModuleDict({v: build(specs[v], view_channels(v), sample_rate) for v in self.views})
+        except (ValueError, TypeError) as e:
+            raise UserError(f"model.encoders: {e}") from None
         self.heads = nn.ModuleDict({v: SimCLRProjectionHead(e.out_dim, e.out_dim, proj_dim, hidden_bias=True)
                                     for v, e in self.nets.items()})
         self.crops = TrainingCrops(augment)

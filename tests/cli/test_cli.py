@@ -89,3 +89,17 @@ def test_short_run_beats_random_init(tmp_path):
         assert m[f"retrieval/{d}/median_rank"] < m[f"retrieval/random_init/{d}/median_rank"], m
     assert (run / "retrieval.png").stat().st_size > 10_000
     assert (run / "config.yaml").exists() and (run / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    (("--model.temperature", "-1"), "model.temperature: expected a positive number, got -1.0"),
+    (("--model.encoders", "{frame: {name: banana}}"), "model.encoders: encoder 'banana': expected one of"),
+    (("--data.frames", "0"), "data.frames: expected a positive integer, got 0"),
+])
+def test_a_bad_value_inside_a_union_is_our_one_line(capsys, tmp_path, override, expected):
+    """jsonargparse tries each type of a Union and lists every failure; the user sees only ours."""
+    code, _, err = multiview_inprocess(capsys, "fit", "--config", QUICKSTART, *override,
+                                       "--trainer.default_root_dir", str(tmp_path / "run"))
+    line = err.strip().splitlines()[-1]
+    assert code == 2 and line.startswith(f"multiview: error: {expected}"), err[-600:]
+    assert "Union" not in line and len(line) < 400
