@@ -8,6 +8,8 @@ fsyncs the folder (:func:`multiview.core.io.atomic_write`): a reader sees the ol
 
 On ``--ckpt_path last``, :func:`resolve_last` checks that the checkpoint loads (``weights_only``)
 and has finite weights, and falls back to the newest one in the folder that does.
+:class:`ResumeAtEpochStart` makes a checkpoint written at the end of an epoch resume at the start
+of the next epoch (:func:`start_next_epoch`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from multiview.core.errors import UserError
@@ -92,3 +96,55 @@ def resolve_last(folder: Path) -> Path | None:
     if problems:
         raise UserError(f"--ckpt_path last: no usable checkpoint in {folder}: " + "; ".join(problems))
     return None
+
+
+def start_next_epoch(checkpoint: dict[str, Any]) -> bool:
+    """Make a checkpoint written at the end of an epoch resume at the start of the next one.
+
+    ``ModelCheckpoint`` saves at the end of an epoch from ``on_train_epoch_end``, after Lightning
+    counted the epoch ``processed`` and before it counted it ``completed``. When the fit is bounded
+    by ``max_steps``, Lightning (2.6) resumes such a checkpoint as "restarted on epoch end": it
+    runs the end of that epoch again, counting it ``processed`` a second time, rewrites the
+    checkpoints of that step with the drifted counters, and starts the next epoch with the sampler
+    one epoch ahead. Each further resume from those checkpoints adds an epoch that trained no
+    batch, until ``max_epochs`` is reached with steps left and the fit ends as if done.
+
+    Here the epoch's counters are set to what an unbroken run has when the next epoch starts:
+    ``checkpoint["epoch"] + 1`` epochs finished, no batch of the next one started (the step and
+    the optimizer's totals are kept). This also repairs checkpoints whose counters already drifted.
+    Returns whether the checkpoint was one written at the end of an epoch.
+    """
+    loop = checkpoint.get("loops", {}).get("fit_loop")
+    if not loop or "epoch_progress" not in loop or "epoch_loop.batch_progress" not in loop:
+        return False
+    batches, epochs = loop["epoch_loop.batch_progress"], loop["epoch_progress"]["current"]
+    batch_done = batches.get("is_last_batch") and len(set(batches["current"].values())) == 1
+    if not batch_done or epochs["completed"] >= epochs["processed"]:
+        return False  # mid-epoch, or saved after the epoch was counted completed: Lightning resumes it
+    finished = int(checkpoint.get("epoch", epochs["completed"])) + 1
+    for counts in loop["epoch_progress"].values():
+        counts.update(dict.fromkeys(counts, finished))
+
+    def restart(progress: dict, total: bool = False) -> None:  # Lightning's reset_on_run; total too when asked
+        for key, counts in progress.items():
+            if isinstance(counts, dict) and (key == "current" or total and key == "total"):
+                counts.update(dict.fromkeys(counts, 0))
+            elif isinstance(counts, dict):
+                restart(counts, total)
+        if "is_last_batch" in progress:
+            progress["is_last_batch"] = False
+
+    restart(batches)
+    restart(loop.get("epoch_loop.scheduler_progress", {}))
+    restart(loop.get("epoch_loop.automatic_optimization.optim_progress", {}))
+    restart(loop.get("epoch_loop.manual_optimization.optim_step_progress", {}))
+    restart(loop.get("epoch_loop.val_loop.batch_progress", {}), total=True)  # counted per epoch
+    return True
+
+
+class ResumeAtEpochStart(Callback):
+    """Applies :func:`start_next_epoch` to the checkpoint a fit resumes from."""
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        if trainer.state.fn == "fit":
+            start_next_epoch(checkpoint)

@@ -1,6 +1,8 @@
 """What every ``multiview fit`` trainer gets: the atomic checkpoint IO, the stop-signal and
-non-finite-loss callbacks, a schedule fitted to ``--trainer.max_time`` when time alone bounds the
-fit, and a ``--ckpt_path last`` that resumes from a checkpoint that loads."""
+non-finite-loss callbacks, end-of-epoch checkpoints that resume at the start of the next epoch, a
+stop before training when the training data gives no batch, a schedule fitted to
+``--trainer.max_time`` when time alone bounds the fit, and a ``--ckpt_path last`` that resumes from
+a checkpoint that loads."""
 
 from __future__ import annotations
 
@@ -8,16 +10,40 @@ import sys
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import CheckpointIO
 
-from multiview.run.checkpoints import AtomicCheckpointIO, resolve_last
+from multiview.core.errors import UserError
+from multiview.run.checkpoints import AtomicCheckpointIO, ResumeAtEpochStart, resolve_last
 from multiview.run.finite import StopOnNonFinite
 from multiview.run.signals import SaveOnInterrupt
 from multiview.run.time_budget import FitScheduleToTime
 
 
+class RequireTrainingBatches(Callback):
+    """Stop a fit before training, in one line, when its training loader has no batch (Lightning
+    would end the fit at once, with nothing trained or saved, and the command would succeed)."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.limit_train_batches == 0:  # no training asked for
+            return
+        trainer.fit_loop.setup_data()  # built already when the schedule asked for the number of steps
+        if trainer.num_training_batches != 0:
+            return
+        combined = trainer.fit_loop._combined_loader  # (a CombinedLoader of no batch is falsy)
+        loaders = combined.flattened if combined is not None else []
+        for loader in loaders:
+            batch_size, sampler = getattr(loader, "batch_size", None), getattr(loader, "sampler", None)
+            if batch_size and sampler is not None and hasattr(sampler, "__len__") and len(sampler) < batch_size:
+                limit = getattr(trainer.datamodule, "train_limit", None)
+                raise UserError(f"data.batch_size {batch_size} exceeds the {len(sampler)} training samples"
+                                + (f" (data.train_limit {limit})" if limit else "") + ": no training batch")
+        raise UserError("the training data loader gives no batch: nothing to train on")
+
+
 def default_callbacks() -> list:
-    return [SaveOnInterrupt(), StopOnNonFinite(), FitScheduleToTime()]
+    return [SaveOnInterrupt(), ResumeAtEpochStart(), RequireTrainingBatches(), StopOnNonFinite(),
+            FitScheduleToTime()]
 
 
 def with_atomic_checkpoints(plugins) -> list:

@@ -65,6 +65,26 @@ def test_sigkill_mid_epoch_continues_from_the_last_good_checkpoint(straight, tmp
     resume_and_compare(recipe, run, expected)
 
 
+def test_sigkill_twice_after_an_epoch_end_with_max_steps_still_trains_to_the_end(straight, tmp_path):
+    """Bounded by max_steps, Lightning resumed an end-of-epoch checkpoint by running that epoch's end
+    again: it rewrote the checkpoint with the epoch counted twice, and the next resume from it
+    reached max_epochs with steps left and exited 0 (run.checkpoints.start_next_epoch)."""
+    recipe, expected = straight
+    run, steps = tmp_path / "run", ("--trainer.max_steps", "15")  # 3 epochs of 5 steps, as the recipe
+    for resume, step in ((), 6), (("--ckpt_path", "last"), 8):  # killed early in epoch 1, after last.ckpt at 5
+        marker = tmp_path / f"paused-{step}"
+        proc = start_fit(recipe, run, {PAUSE: f"step:{step}:{marker}"}, *steps, *resume)
+        wait_for(marker, proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        finish(proc)
+        state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+        assert state["global_step"] == 5
+        assert state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 1  # not rewritten, drifted
+    assert fit(recipe, run, *steps, "--ckpt_path", "last") == 0
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 15
+    assert_same_weights(weights(run / "checkpoints" / "last.ckpt"), expected)
+
+
 @pytest.mark.parametrize("how, pause, code", [
     ("sigterm-group", "step:7", 143),  # with DataLoader workers, which get the SIGTERM too
     ("sigint", "step:7", 130),

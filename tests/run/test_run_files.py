@@ -1,5 +1,6 @@
 """Run folders are never shared, metrics.csv survives a stop mid-rewrite, outputs follow the umask,
-and a checkpoint with NaN weights never replaces a finite one."""
+a checkpoint with NaN weights never replaces a finite one, and a fit with no training batch stops
+in one line instead of succeeding with nothing trained."""
 
 import csv
 import os
@@ -8,6 +9,7 @@ import threading
 import pytest
 import torch
 
+from multiview.cli.main import main as cli_main
 from multiview.core.io import atomic_write, save_tensors
 from multiview.run.checkpoints import AtomicCheckpointIO, NonFiniteWeights
 from multiview.run.csv_logger import KeepingWriter
@@ -88,3 +90,24 @@ def test_checkpoint_write_is_in_the_target_folder(tmp_path, monkeypatch):
     AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(1)}}, tmp_path / "ck" / "last.ckpt")
     assert len(seen) == 1 and os.path.dirname(seen[0][0]) == str(tmp_path / "ck")
     save_tensors(tmp_path / "plain.pt", {"w": torch.ones(1)})
+
+
+def test_a_fit_whose_batch_exceeds_the_training_set_stops_before_training(tmp_path, capsys):
+    from PIL import Image
+
+    for split, n in ("train", 6), ("test", 2):
+        for c in "ab":
+            folder = tmp_path / "images" / split / c
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (8, 8), (40 * i, 0, 200 if c == "a" else 0)).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    code = cli_main(["fit", "--model", "multiview.methods.simclr.SimCLR", "--model.encoder.width", "4",
+                     "--data", "multiview.data.image.images.ImageFolderData", "--data.path", str(tmp_path / "images"),
+                     "--data.size", "8", "--data.batch_size", "16", "--data.train_limit", "10",
+                     "--trainer.max_epochs", "1", "--trainer.accelerator", "cpu",
+                     "--trainer.default_root_dir", str(run)])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("multiview:")]
+    assert code == 2 and err == ["multiview: error: data.batch_size 16 exceeds the 10 training samples "
+                                 "(data.train_limit 10): no training batch"], err
+    assert not (run / "checkpoints").exists() and "run folder:" not in capsys.readouterr().out
