@@ -2,8 +2,14 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set when the suite runs on several processes (-n)
+
+if WORKER:  # one compute thread per test process, so two processes share two cores without thrashing
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
