@@ -71,3 +71,32 @@ def held_out_loss_before_and_after(model, dm, epochs: int = 3, lr: float = 3e-3)
             model.losses(batch, i)["loss"].backward()
             opt.step()
     return before, loss()
+
+
+def image_knn(model, dm: ImageFolderData) -> float:
+    """Weighted kNN top-1 (k = 50, Wu et al. 2018) of held-out images on the pooled features of
+    ``model``'s image encoder."""
+    from multiview.eval.core.embed import embed_loader
+    from multiview.eval.metrics.knn import knn_top1
+
+    def forward(m, batch):
+        return {"image": m.encoders()["image"](batch["image"])}
+
+    train_loader, test_loader = dm.feature_loaders()
+    tr, te = embed_loader(model, train_loader, forward=forward), embed_loader(model, test_loader, forward=forward)
+    return knn_top1(tr["image"], tr["label"], te["image"], te["label"], k=50, temperature=0.1)
+
+
+def knn_before_and_after(model, dm: ImageFolderData, epochs: int = 1):
+    """``(random-init kNN, trained kNN, trainer)``: the baseline is the same encoder at random init
+    (:func:`multiview.eval.core.embed.random_init`, BatchNorm statistics from the data)."""
+    import lightning as L
+
+    from multiview.eval.core.embed import random_init
+
+    baseline = image_knn(random_init(model, dm.feature_loaders()[0],
+                                     lambda m, b: {"image": m.encoders()["image"](b["image"])}), dm)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=epochs, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, train_dataloaders=dm.train_dataloader())
+    return baseline, image_knn(model, dm), trainer

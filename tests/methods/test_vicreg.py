@@ -13,11 +13,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from multiview.core.errors import UserError
-from multiview.eval.core.embed import embed_loader, random_init
-from multiview.eval.metrics.knn import knn_top1
 from multiview.methods.vicreg import VICReg
 from multiview.objectives.vicreg import vicreg_loss
-from tests.pretext_training import cifar
+from tests.pretext_training import cifar, knn_before_and_after
 
 
 def slow_vicreg(z1, z2, lam, mu, nu, gamma=1.0, eps=1e-4) -> float:
@@ -103,15 +101,6 @@ def test_two_processes_give_the_global_batch_loss_and_gradient(tmp_path):
     assert torch.allclose(torch.cat([r["b"] for r in ranks]) / 2, b.grad, atol=1e-6)
 
 
-def knn(model, dm) -> float:
-    def forward(m, batch):
-        return {"image": m.encoders()["image"](batch["image"])}
-
-    train_loader, test_loader = dm.feature_loaders()
-    tr, te = embed_loader(model, train_loader, forward=forward), embed_loader(model, test_loader, forward=forward)
-    return knn_top1(tr["image"], tr["label"], te["image"], te["label"], k=50, temperature=0.1)
-
-
 @pytest.mark.slow
 def test_vicreg_beats_random_init_on_cifar_knn(shared_data):
     """Baseline: the same encoder at random init (:func:`multiview.eval.core.embed.random_init`,
@@ -120,11 +109,6 @@ def test_vicreg_beats_random_init_on_cifar_knn(shared_data):
     L.seed_everything(0)
     model = VICReg(encoder={"name": "small_resnet", "width": 16}, view="image", proj_hidden=512, proj_dim=512,
                    lr=3e-3)
-    baseline = knn(random_init(model, dm.feature_loaders()[0],
-                               lambda m, b: {"image": m.encoders()["image"](b["image"])}), dm)
-    trainer = L.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(model, train_dataloaders=dm.train_dataloader())
-    trained = knn(model, dm)
+    baseline, trained, trainer = knn_before_and_after(model, dm, epochs=1)
     assert {"train/loss", "train/invariance", "train/variance", "train/covariance"} <= set(trainer.callback_metrics)
     assert trained > baseline + 0.02, (baseline, trained)
