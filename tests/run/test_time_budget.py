@@ -91,7 +91,7 @@ def test_a_resumed_fit_keeps_its_schedule_and_the_time_already_spent(tmp_path):
     first = Tiny(0.01)
     trainer(StopAt(150)).fit(first, data)
     saved = first.schedule_steps
-    assert first.global_step == 150 and saved > 250
+    assert first.global_step == 150 and saved > 200  # 4 s of 0.01 s steps: at most 400, fewer on a loaded machine
     resumed, t0 = Tiny(0.01), time.monotonic()
     t = trainer()
     t.fit(resumed, data, ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"), weights_only=True)
