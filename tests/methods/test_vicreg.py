@@ -9,13 +9,12 @@ import math
 import lightning as L
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from multiview.core.errors import UserError
 from multiview.methods.vicreg import VICReg
 from multiview.objectives.vicreg import vicreg_loss
 from tests.pretext_training import cifar, knn_before_and_after
+from tests.two_ranks import two_ranks_and_one
 
 
 def slow_vicreg(z1, z2, lam, mu, nu, gamma=1.0, eps=1e-4) -> float:
@@ -72,30 +71,12 @@ def test_terms_vanish_where_the_paper_says():
         vicreg_loss(torch.ones(1, 4), torch.ones(1, 4))
 
 
-def _rank(rank: int, init: str, z1: torch.Tensor, z2: torch.Tensor, out: str) -> None:
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
-    half = len(z1) // 2
-    a = z1[rank * half:(rank + 1) * half].clone().requires_grad_()
-    b = z2[rank * half:(rank + 1) * half].clone().requires_grad_()
-    loss = vicreg_loss(a, b)["loss"]
-    loss.backward()
-    torch.save({"loss": loss.detach(), "a": a.grad, "b": b.grad}, f"{out}.{rank}")
-    dist.destroy_process_group()
-
-
 @pytest.mark.slow
 def test_two_processes_give_the_global_batch_loss_and_gradient(tmp_path):
     """Variance and covariance on the embeddings of both ranks, the invariance on each rank's own:
     the mean of the ranks' losses is the one-process loss of the global batch, and each rank's
     gradient averaged over ranks (as DDP does) is that loss's gradient."""
-    g = torch.Generator().manual_seed(0)
-    z1, z2 = torch.randn(12, 5, generator=g), torch.randn(12, 5, generator=g)
-    out = str(tmp_path / "rank")
-    mp.spawn(_rank, args=(f"file://{tmp_path / 'init'}", z1, z2, out), nprocs=2)
-    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
-    a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()
-    loss = vicreg_loss(a, b)["loss"]
-    loss.backward()
+    ranks, loss, a, b = two_ranks_and_one(vicreg_loss, tmp_path)
     assert (ranks[0]["loss"] + ranks[1]["loss"]).item() / 2 == pytest.approx(loss.item(), rel=1e-5)
     assert torch.allclose(torch.cat([r["a"] for r in ranks]) / 2, a.grad, atol=1e-6)
     assert torch.allclose(torch.cat([r["b"] for r in ranks]) / 2, b.grad, atol=1e-6)
