@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, Subset
 from multiview.core import paths
 from multiview.core.errors import UserError
 from multiview.data.standard import AUDIO_SETS, IMAGE_SETS
-from multiview.eval.core.subsets import InMemory, Renamed, balanced, split_off  # noqa: F401 (re-exported)
+from multiview.eval.core.subsets import Renamed, balanced, split_off
 
 # The defaults of every evaluation of frozen features, command or end-of-fit report.
 DEFAULTS = {"layer": "pool", "spatial": 1, "train_limit": 5000, "test_limit": 2000, "val_fraction": 0.2,
