@@ -10,6 +10,13 @@ enqueued. BatchNorm: ``shuffle_bn`` "shuffle" encodes the keys in a shuffled ord
 across every GPU (:func:`~multiview.objectives.moco.shuffled_encode`); "sync" leaves it to
 SyncBatchNorm (``--trainer.sync_batchnorm true``); "none" does neither. The loss is symmetrised
 (each view as query in turn), as the MoCo v2 CIFAR recipes do.
+
+Shuffling only matters when BatchNorm sees groups: its statistics do not depend on the order of
+one batch. On one process, "shuffle" therefore emulates ``bn_groups`` devices, as MoCo's own
+CIFAR-10 demo does with its ``SplitBatchNorm`` (He et al., ``colab/moco_cifar10_demo.ipynb``,
+``bn_splits=8``): the shuffled key batch is split into ``bn_groups`` groups, each encoded on its
+own so that every BatchNorm normalises it with its own statistics, then the keys are unshuffled.
+Under DDP each rank's slice is one group, as in MoCo.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from multiview.core.errors import UserError
 from multiview.encoders.registry import EncoderSpec
 from multiview.methods.base import OneEncoder
 from multiview.methods.parts import SimCLRProjectionHead, ema_, frozen_copy
+from multiview.objectives.gather import is_distributed
 from multiview.objectives.moco import KeyQueue, moco_info_nce, shuffled_encode
 from multiview.views.augment import pipeline_for, two_views, view_step
 
@@ -39,6 +47,8 @@ class MoCo(OneEncoder):
         momentum: ``m`` of Eq. 2 (MoCo: 0.999; 0.99 for short runs).
         temperature: tau of Eq. 1 (MoCo v2: 0.2).
         shuffle_bn: "shuffle", "sync" (with ``--trainer.sync_batchnorm true``) or "none".
+        bn_groups: under "shuffle" on one process, the BatchNorm groups the key batch is split into
+            (MoCo's CIFAR demo: 8); each group has at least 2 samples.
         **kwargs: ``sample_rate`` and the optimizer knobs of :class:`~multiview.methods.base.Method`.
     """
 
@@ -46,13 +56,16 @@ class MoCo(OneEncoder):
 
     def __init__(self, encoder: EncoderSpec | None = None, view: str = "auto", augment: dict | None = None,
                  aug_seed: int = 0, proj_dim: int = 128, queue_size: int = 4096, momentum: float = 0.99,
-                 temperature: float = 0.2, shuffle_bn: str = "shuffle", **kwargs):
+                 temperature: float = 0.2, shuffle_bn: str = "shuffle", bn_groups: int = 8, **kwargs):
         super().__init__(encoder=encoder, view=view, **kwargs)
         self.save_hyperparameters()
         if shuffle_bn not in SHUFFLES:
             raise UserError(f"model.shuffle_bn: expected one of {', '.join(SHUFFLES)}, got {shuffle_bn!r}")
         if temperature <= 0 or queue_size < 1:
             raise UserError(f"model.temperature, model.queue_size: expected positive, got {temperature}, {queue_size}")
+        if bn_groups < 1:
+            raise UserError(f"model.bn_groups: expected a positive integer, got {bn_groups}")
+        self.bn_groups = bn_groups
         self.augment, self.aug_seed = pipeline_for(view, augment), aug_seed
         self.temperature, self.momentum, self.shuffle_bn = temperature, momentum, shuffle_bn
         d = self.encoder.out_dim
@@ -66,8 +79,12 @@ class MoCo(OneEncoder):
         def f_k(t):
             return self.key_head(self.key_encoder(t))
 
+        def grouped(t):
+            groups = 1 if is_distributed() else max(1, min(self.bn_groups, len(t) // 2))
+            return torch.cat([f_k(g) for g in t.tensor_split(groups)])
+
         if self.shuffle_bn == "shuffle":
-            return shuffled_encode(f_k, x, seed=self.aug_seed * 7919 + self.global_step * 2 + stream)
+            return shuffled_encode(grouped, x, seed=self.aug_seed * 7919 + self.global_step * 2 + stream)
         with torch.no_grad():
             return f_k(x)
 

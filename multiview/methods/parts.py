@@ -218,12 +218,11 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 @torch.no_grad()
 def ema_(target: nn.Module, online: nn.Module, momentum: float) -> None:
     """The momentum update of MoCo (He et al. 2020, Eq. 2), BYOL (Grill et al. 2020, Sec. 3.1) and
-    DINO (Caron et al. 2021, Sec. 3.1): ``target <- m target + (1 - m) online`` for parameters;
-    buffers (BatchNorm statistics) copied from the online network."""
+    DINO (Caron et al. 2021, Sec. 3.1): ``target <- m target + (1 - m) online`` for parameters
+    only. The target keeps its own buffers: its BatchNorm running statistics follow from its own
+    forward passes, as in the papers' code and lightly's ``update_momentum``."""
     for t, o in zip(target.parameters(), online.parameters()):
         t.mul_(momentum).add_(o.detach(), alpha=1 - momentum)
-    for t, o in zip(target.buffers(), online.buffers()):
-        t.copy_(o)
 
 
 def cosine_momentum(base: float, step: int, total: int) -> float:
