@@ -104,7 +104,9 @@ class ClipDataset(Dataset):
         step = src_fps / self.fps if self.fps else 1.0
         span = (self.frames - 1) * step + 1  # source frames the clip covers
         need = max(span, self.audio_seconds * src_fps)
-        lo, hi = need / 2, max(need / 2, n_src - need / 2)
+        a = float(r.get("start") or 0) * src_fps  # a window that a published layout gives (.layouts)
+        b = min(n_src, float(r["end"]) * src_fps) if r.get("end") else n_src
+        lo, hi = a + need / 2, max(a + need / 2, b - need / 2)
         if self.positions == "random":
             centre = lo + float(np.random.default_rng([self.seed, epoch, i]).uniform(0, hi - lo))
         else:

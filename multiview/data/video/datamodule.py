@@ -10,10 +10,12 @@ Shards cut from the same index are read by
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from multiview.core.errors import UserError
@@ -21,6 +23,7 @@ from multiview.data.loader import ResumableBatches
 from multiview.data.splits import split_records
 from multiview.data.video.clips import POSITIONS, ClipDataset, _choice
 from multiview.data.video.index import load_index, resolve_index
+from multiview.data.video.layouts import find_layout, records_root
 from multiview.data.video.spec import ClipSpec, documented
 
 
@@ -41,20 +44,23 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
         seed: seed of the clip positions and of the training order.
         cache_dir: a folder where whole videos are kept decoded across epochs (None: decode every
             clip afresh).
+        layout: a published split read from the folder's own CSVs ("auto": where one is there;
+            msrvtt, vggsound, audioset; "none"), which replaces val_fraction and val_clips
+            (:mod:`multiview.data.video.layouts`).
     """
 
     def __init__(self, index: str = "", frames: int = 1, fps: float | None = None, frame_size: int = 64,
                  sample_rate: int = 16000, audio_seconds: float = 1.0, clips_per_video: int = 4,
                  positions: str = "random", no_audio: str = "skip", val_fraction: float = 0.1,
                  val_clips: int | None = None, batch_size: int = 64, num_workers: int = 2, seed: int = 0,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, layout: str = "auto"):
         super().__init__()
         self.spec = ClipSpec(frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
                              audio_seconds=audio_seconds, no_audio=no_audio)
         self.index, self.num_workers, self.seed, self.batch_size = index, num_workers, seed, batch_size
         self.val_fraction, self.val_clips = val_fraction, val_clips
         self.clips_per_video, self.positions = clips_per_video, _choice("data.positions", positions, POSITIONS)
-        self.cache_dir = cache_dir
+        self.cache_dir, self.layout = cache_dir, layout
         self.train_set: ClipDataset | None = None
         self.val_set: ClipDataset | None = None
         self.label_names: list[str] = []
@@ -66,8 +72,13 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
         if self.train_set is not None:
             return
         records = load_index(resolve_index(self.index, max(1, self.num_workers)))
-        train, val = split_records(records, self.val_fraction, self.val_clips)
-        self.label_names = sorted({r["label"] for r in records if r.get("label") is not None})
+        layout = find_layout(records_root(records) or self.index, self.layout)
+        if layout is None:
+            train, val = split_records(records, self.val_fraction, self.val_clips)
+        else:
+            train, val, self.layout_note = layout.split(records, self.index)
+            rank_zero_only(print)(self.layout_note, file=sys.stderr)
+        self.label_names = sorted({r["label"] for r in train + val if r.get("label") is not None})
         common = dict(seed=self.seed, label_names=self.label_names, cache_dir=self.cache_dir)
         self.train_set = ClipDataset(train, self.spec, clips_per_video=self.clips_per_video,
                                      positions=self.positions, **common)
