@@ -4,10 +4,16 @@ Every media file the suite reads is opened with :func:`open_av`: PyAV with
 ``metadata_errors="ignore"``, so tags that are not UTF-8 (cp1251 Vorbis comments are common in
 spoken-word sets) never stop a file from opening. A reader of a folder keeps going past a file
 it cannot read and records it in a :class:`Skipped`, which prints one line per folder.
+
+File names are bytes on POSIX. A name that is not UTF-8 (``b"clip_\\xff.mp4"``) reaches Python as
+text with a surrogate (``"clip_\\udcff.mp4"``, PEP 383); it is kept so everywhere (JSON stores it as
+``\\udcff``, which reads back to the same name), hashed through :func:`path_bytes` (the name's own
+bytes) and printed through :func:`shown` (``clip_\\xff.mp4``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +22,16 @@ from multiview.core.errors import UserError
 # What a corrupt, truncated, foreign or unreadable user file raises while being read.
 READ_ERRORS = (OSError, EOFError, ValueError, UnicodeError, IndexError, KeyError, TypeError,
                RuntimeError, MemoryError, OverflowError, UserError)
+
+
+def path_bytes(path: str | os.PathLike) -> bytes:
+    """The file name's bytes as the file system has them (``os.fsencode``): what a name is hashed by."""
+    return os.fsencode(path)
+
+
+def shown(path: str | os.PathLike) -> str:
+    """A file name to print: bytes that are not UTF-8 escaped as ``\\xff`` (any stream can write it)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def open_av(path: str | Path, **kwargs):
@@ -45,7 +61,7 @@ class Skipped:
 
     def add(self, path: str | Path, why: str | BaseException) -> None:
         text = why if isinstance(why, str) else reason(why)
-        self.items.append((str(path), text.removeprefix(f"{path}: ")))
+        self.items.append((shown(path), text.removeprefix(f"{path}: ").removeprefix(f"{shown(path)}: ")))
 
     def __len__(self) -> int:
         return len(self.items)

@@ -33,7 +33,7 @@ def split_records(records: list[dict], val_fraction: float,
         order = sorted(range(len(records)), key=lambda k: records[k].get("relpath", records[k]["path"]), reverse=True)
         n_val = val_clips
     else:
-        key = [zlib.crc32(str(r.get("relpath", os.path.basename(r["path"]))).encode()) for r in records]
+        key = [zlib.crc32(os.fsencode(str(r.get("relpath", os.path.basename(r["path"]))))) for r in records]
         order = sorted(range(len(records)), key=lambda k: (key[k], records[k]["path"]))
         n_val = round(val_fraction * len(records))
         if val_fraction > 0 and len(records) > 1:

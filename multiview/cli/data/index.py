@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from multiview.core.errors import UserError
+from multiview.data.media import shown
 from multiview.data.video.index import (
     FLUSH_S,
     PROBE_TIMEOUT_S,
@@ -50,23 +51,23 @@ def main(argv: list[str] | None = None) -> int:
         usable, rejected, stats = build_index(root, out, args.workers, quiet=args.quiet, timeout=args.timeout,
                                               flush_s=args.flush_seconds)
     except (Terminated, KeyboardInterrupt) as e:
-        print(f"{root}: interrupted; the partial index is kept in {out}; run the same command to continue",
+        print(f"{shown(root)}: interrupted; the partial index is kept in {out}; run the same command to continue",
               file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print(f"{root}: {stats['found']} video files, {stats['usable']} usable, {stats['rejected']} rejected "
+    print(f"{shown(root)}: {stats['found']} video files, {stats['usable']} usable, {stats['rejected']} rejected "
           f"({stats['probed']} probed, {stats['reused']} unchanged since the last index)")
     for r in rejected:
-        print(f"  rejected {os.path.relpath(r['path'], root)}: {r['reason']}")
+        print(f"  rejected {shown(os.path.relpath(r['path'], root))}: {shown(r['reason'])}")
     for r in usable:
         if not r.get("audio_ok") and r.get("has_audio"):
-            print(f"  no usable audio {os.path.relpath(r['path'], root)}: {r['audio_error']}")
+            print(f"  no usable audio {shown(os.path.relpath(r['path'], root))}: {shown(str(r['audio_error']))}")
     for note in stats["notes"]:
         print(f"  note: {note}")
     labelled = sum(r["label"] is not None for r in usable)
     captioned = sum(r["caption"] is not None for r in usable)
-    print(f"index: {out} ({labelled} labelled, {captioned} captioned)\nreport: {report_path(out)}")
+    print(f"index: {shown(out)} ({labelled} labelled, {captioned} captioned)\nreport: {shown(report_path(out))}")
     return 0
 
 

@@ -40,6 +40,7 @@ import torch
 
 from multiview.core.errors import UserError
 from multiview.core.io import read_json, write_json
+from multiview.data.media import shown
 from multiview.data.splits import SPLITS, VAL, split_records
 from multiview.data.video.clips import ClipDataset
 from multiview.data.video.index import load_index
@@ -103,10 +104,10 @@ class _Cutter:
         try:
             sample = encode_sample(ds.load(item["clip"]), s.jpeg_quality)
         except Exception as e:  # noqa: BLE001 -- a corrupt file is skipped and counted, whatever the decoder raised
-            name = hashlib.sha1(record["path"].encode()).hexdigest()[:16] + ".json"
+            name = hashlib.sha1(os.fsencode(record["path"])).hexdigest()[:16] + ".json"
             write_json(Path(self.failed_dir) / name, {"path": record["path"], "error": str(e)[:300]})
             return
-        yield {**sample, "video": str(record.get("relpath", os.path.basename(record["path"])))}
+        yield {**sample, "video": shown(record.get("relpath", os.path.basename(record["path"])))}
 
 
 def interleaved(records: list[dict], clips: int, seed: int) -> list[dict]:
