@@ -1,10 +1,13 @@
 """List and compare run folders.
 
 ``multiview runs [DIR]`` lists every run under ``DIR`` (default ``$MULTIVIEW_HOME/runs``): its
-recipe, method, data, date, status and headline metric. A run folder is one holding
-``config.yaml``; its status is read from its files:
+recipe, method, data, date, status and headline metric: the figure its end-of-fit report declared
+(``metrics.json["headline"]``, :attr:`multiview.eval.reports.base.Report.headline`), never a
+baseline's; ``-`` where no report gave one. A run folder is one holding ``config.yaml``; its status
+is read from its files:
 
-* ``finished``: the end-of-fit report was written (``metrics.json``);
+* ``finished``: the end-of-fit reports ran (``metrics.json``, with their figures or, under
+  ``not_computed``, why they have none);
 * ``resumable``: stopped before the end (Ctrl-C, SIGTERM, a crash) with ``checkpoints/last.ckpt``:
   ``multiview fit --config RECIPE --trainer.default_root_dir RUN --ckpt_path last`` continues it;
 * ``interrupted``: stopped before its first checkpoint; nothing to resume.
@@ -30,8 +33,6 @@ from multiview.core import paths
 from multiview.core.errors import UserError
 
 TIMESTAMP = re.compile(r"^\d{8}-\d{6}$")
-BASELINE_WORDS = ("random_init", "chance", "n_queries", "samples", "clusters_used", "supervised", "baseline")
-HEADLINE_ORDER = ("R@1", "top1", "acc", "spearman", "accuracy")
 
 
 @dataclass
@@ -43,20 +44,14 @@ class Run:
     date: str
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
+    headline_key: str | None = None
+    not_computed: dict[str, str] = field(default_factory=dict)
 
     @property
     def headline(self) -> tuple[str, float] | None:
-        return headline(self.metrics)
-
-
-def headline(metrics: dict[str, float]) -> tuple[str, float] | None:
-    """The trained model's main score: the first non-baseline key matching ``HEADLINE_ORDER``."""
-    own = sorted(k for k in metrics if not any(w in k for w in BASELINE_WORDS))
-    for pattern in HEADLINE_ORDER:
-        for key in own:
-            if key.endswith(pattern) or f"/{pattern}" in key:
-                return key, metrics[key]
-    return (own[0], metrics[own[0]]) if own else None
+        """The figure the run's report declared as its headline, if it has one."""
+        k = self.headline_key
+        return (k, self.metrics[k]) if k in self.metrics else None
 
 
 def short_class(section) -> str:
@@ -69,13 +64,14 @@ def read_run(path: Path) -> Run:
         cfg = yaml.safe_load((path / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise UserError(f"{path / 'config.yaml'}: cannot read ({e})") from None
-    metrics = {}
+    raw = {}
     if (path / "metrics.json").is_file():
         try:
-            metrics = {k: float(v) for k, v in json.loads((path / "metrics.json").read_text()).items()
-                       if isinstance(v, (int, float))}
-        except (OSError, ValueError, AttributeError) as e:
+            raw = dict(json.loads((path / "metrics.json").read_text()))
+        except (OSError, ValueError, TypeError) as e:
             raise UserError(f"{path / 'metrics.json'}: not a JSON object of metrics ({e})") from None
+    metrics = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    notes = raw.get("not_computed")
     if TIMESTAMP.match(path.name):
         recipe, date = path.parent.name, time.strftime("%Y-%m-%d %H:%M", time.strptime(path.name, "%Y%m%d-%H%M%S"))
     else:
@@ -83,7 +79,9 @@ def read_run(path: Path) -> Run:
         date = time.strftime("%Y-%m-%d %H:%M", time.localtime((path / "config.yaml").stat().st_mtime))
     status = ("finished" if (path / "metrics.json").is_file() else
               "resumable" if (path / "checkpoints" / "last.ckpt").is_file() else "interrupted")
-    return Run(path, recipe, short_class(cfg.get("model")), short_class(cfg.get("data")), date, status, metrics)
+    return Run(path, recipe, short_class(cfg.get("model")), short_class(cfg.get("data")), date, status, metrics,
+               raw.get("headline") if isinstance(raw.get("headline"), str) else None,
+               {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {})
 
 
 def find_runs(root: Path) -> list[Run]:
@@ -106,7 +104,10 @@ def list_table(runs: list[Run], root: Path) -> str:
     for r in runs:
         h = r.headline
         where = r.path.relative_to(root) if r.path != root and root in r.path.parents else r.path
-        rows.append([r.recipe, r.method, r.data, r.date, r.status, f"{h[0]} {h[1]:.4f}" if h else "-", str(where)])
+        shown = f"{h[0]} {h[1]:.4f}" if h else "-"
+        if not h and r.not_computed:
+            shown = f"- ({', '.join(r.not_computed)}: not computed)"
+        rows.append([r.recipe, r.method, r.data, r.date, r.status, shown, str(where)])
     return format_table(["recipe", "method", "data", "date", "status", "headline", "run"], rows)
 
 

@@ -86,6 +86,7 @@ class ClusterReport(Report):
     on held-out clips, against chance, and ``clusters.png``. Needs the ambient-sound method."""
 
     name = "clusters"
+    headline = ("ambient/val_acc", "ambient/val_bit_acc")
 
     def compute(self, trainer, model, run_dir: Path) -> dict[str, float]:
         if getattr(model, "targets", None) is None or not hasattr(model, "texture"):

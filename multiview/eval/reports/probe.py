@@ -36,6 +36,7 @@ class ProbeReport(Report):
 
     name = "probe"
     kinds: tuple[str, ...] = ("probe", "knn")
+    headline = ("probe/top1", "knn/top1")
 
     def __init__(self, encoder: str | list[str] | None = None, kinds: list[str] | None = None,
                  layer: str = DEFAULTS["layer"], spatial: int = DEFAULTS["spatial"],
@@ -59,3 +60,4 @@ class KNNReport(ProbeReport):
 
     name = "knn"
     kinds = ("knn",)
+    headline = ("knn/top1",)

@@ -15,6 +15,7 @@ class RetrievalReport(Report):
     both call :func:`~multiview.eval.core.paired.retrieval_figures`, so the figures agree."""
 
     name = "retrieval"
+    headline = ("retrieval/frame_to_audio/R@1", "retrieval/*_to_*/R@1")
 
     def compute(self, trainer, model, run_dir: Path) -> dict[str, float]:
         figures, trained = retrieval_figures(model, trainer.datamodule.val_dataloader())

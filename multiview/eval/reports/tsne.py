@@ -30,6 +30,7 @@ class TSNEReport(Report):
     """
 
     name = "tsne"
+    headline = ("tsne/trained/knn10_agreement",)
 
     def __init__(self, encoder: str | None = None, max_points: int = DEFAULTS["tsne_points"],
                  layer: str = DEFAULTS["layer"], spatial: int = DEFAULTS["spatial"],

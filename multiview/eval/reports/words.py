@@ -19,6 +19,7 @@ class WordsReport(Report):
     """
 
     name = "words"
+    headline = ("sim/ws353/spearman", "analogy/accuracy", "sim/*/spearman")
 
     def __init__(self, encoder: str = "text"):
         self.view = encoder
