@@ -9,11 +9,17 @@ baselines) lives under ``paths.cache_dir(kind)`` and goes through here:
   then ``os.replace`` onto the entry, under an exclusive ``fcntl.flock`` on ``.NAME.lock`` so
   two ranks or two runs make an entry once and never collide;
 * **tars** are extracted into such a temp folder and renamed into place only after every member
-  was read to the end (the gzip CRC and length are checked there), so a corrupt archive is never
-  taken for a complete extraction;
+  was read to the end (the gzip CRC and length are checked there) and the completion record
+  (:data:`COMPLETE`) was written last inside it, so a corrupt or interrupted archive is never taken
+  for a complete extraction; a folder without the record is extracted again;
+* **in use**: a reader holds a shared ``fcntl.flock`` on ``.NAME.use`` while it reads an entry
+  (:func:`reading`), or for the rest of its process (:func:`hold`, what :func:`extract_tar` does:
+  the folder is read file by file, also by DataLoader workers, which inherit the lock);
 * **budget**: an entry is one child (a file, or an extracted folder) of a kind folder made by
   :func:`folder`; after a write, entries are evicted least recently used first (by mtime,
   refreshed on every hit) until the cache is under ``MULTIVIEW_CACHE_BYTES`` (default 20 GB);
+  an entry in use or being written is skipped, and one evicted is first renamed away, so a half
+  deleted folder never sits under an entry's name;
 * **sweep**: temp files whose process is gone (a kill mid-write) are removed.
 """
 
@@ -35,8 +41,10 @@ from multiview.core import paths
 from multiview.core.errors import UserError
 
 DEFAULT_BUDGET = 20 * 1024 ** 3
+COMPLETE = ".multiview-complete"
 _TEMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
 _last_evict = 0.0
+_held: dict[Path, object] = {}
 
 
 def folder(kind: str) -> Path:
@@ -106,6 +114,33 @@ def locked(entry: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _use_file(entry: Path):
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    return open(entry.with_name(f".{entry.name}.use"), "a")
+
+
+@contextlib.contextmanager
+def reading(entry: Path):
+    """Hold a shared lock on ``entry`` for the block: eviction (any process) leaves it alone."""
+    with _use_file(entry) as use:
+        fcntl.flock(use, fcntl.LOCK_SH)
+        yield
+
+
+def hold(entry: Path) -> None:
+    """Keep ``entry`` in use until :func:`release` or the process ends (its forks included)."""
+    if entry not in _held:
+        use = _use_file(entry)
+        fcntl.flock(use, fcntl.LOCK_SH)
+        _held[entry] = use
+
+
+def release(entry: Path) -> None:
+    use = _held.pop(entry, None)
+    if use is not None:
+        use.close()
+
+
 def touch(entry: Path) -> None:
     """Mark ``entry`` as just used (eviction drops the least recently used first)."""
     with contextlib.suppress(OSError):
@@ -132,18 +167,21 @@ def extract_tar(tar_path: str | os.PathLike, kind: str = "extracted") -> Path:
     """Extract ``tar_path`` once (safe ``data`` filter) into the cache; verify, then rename."""
     tar_path = Path(tar_path)
     out = folder(kind) / f"{tar_path.name.split('.')[0]}-{digest(file_key(tar_path))}"
-    if out.is_dir():
+    hold(out)  # from here on no eviction removes it, until this process ends
+    if (out / COMPLETE).is_file():
         touch(out)
         return out
     with locked(out):
-        if out.is_dir():
+        if (out / COMPLETE).is_file():
             return out
+        _remove(out)  # an incomplete folder (from a version without the record)
         tmp = temp_path(out)
         try:
             with tarfile.open(tar_path) as tar:
                 tar.extractall(tmp, filter="data")  # reads every member; then the end of the stream:
                 while tar.fileobj.read(1 << 20):  # the gzip/bz2/xz trailer (CRC, length) is checked here
                     pass
+            (tmp / COMPLETE).write_text(f"{tar_path.resolve()}\n")
             os.replace(tmp, out)
         except BaseException as e:
             _remove(tmp)
@@ -219,17 +257,28 @@ def evict(limit: int | None = None, keep: Path | None = None, root: Path | None 
     for _, entry, size in sorted(entries, key=lambda e: e[0]):
         if total <= limit:
             break
-        if keep is not None and entry == keep:
+        if keep is not None and entry == keep or not _evict_one(entry):
             continue
-        with open(entry.with_name(f".{entry.name}.lock"), "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # being written or extracted right now
-                continue
-            _remove(entry)
         total -= size
         removed += 1
     return removed
+
+
+def _evict_one(entry: Path) -> bool:
+    """Remove ``entry`` unless it is being written or read (by any process); whether it was."""
+    with open(entry.with_name(f".{entry.name}.lock"), "a") as lock, _use_file(entry) as use:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        gone = temp_path(entry)
+        try:
+            os.replace(entry, gone)  # atomic: readers see the whole entry or none
+        except FileNotFoundError:
+            return False
+        _remove(gone)
+    return True
 
 
 def maintain(keep: Path | None = None, every_s: float = 10.0) -> None:

@@ -81,7 +81,8 @@ def decode_split(root: Path, split: str, size: int,
     """All readable images of a split as uint8 ``[N, 3, size, size]`` (unreadable ones skipped and
     counted), cached as ``.npz`` under a key of every file's path, size and mtime."""
     files, labels, classes = list_split(root, split, classes)
-    key = cache_store.digest(cache_store.tree_key(files), size, classes)
+    tree = cache_store.tree_key(files)
+    key = cache_store.digest(tree, size, classes)
     entry = cache_store.folder("decoded-images") / f"{root.name}-{split}-{size}-{key}.npz"
     with cache_store.locked(entry):
         if not entry.is_file():
@@ -93,6 +94,8 @@ def decode_split(root: Path, split: str, size: int,
                     kept.append(i)
                 except UserError as e:
                     skipped.add(f, str(e))
+            if cache_store.tree_key(files) != tree:  # e.g. a folder evicted or edited meanwhile: not a skip
+                raise UserError(f"{root} ({split}): files vanished or changed while they were read; nothing cached")
             skipped.require_some(len(files))
             skipped.report(len(files))
             cache_store.write(entry, lambda tmp: _save_npz(tmp, images=out[: len(kept)],

@@ -3,7 +3,8 @@
 An entry is keyed by the source's absolute path, size, mtime and the decoding parameters, and
 stores the size and mtime beside the tensor too; a lookup whose source no longer matches decodes
 again. Entries are made under a lock, written to a unique temp file and renamed, and counted in
-the cache's byte budget (:mod:`multiview.core.cache`); they are read with ``weights_only=True``.
+the cache's byte budget (:mod:`multiview.core.cache`); they are read with ``weights_only=True``,
+under a shared lock that eviction respects.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class DecodeCache:
     def _load(self, entry: Path, st: os.stat_result):
         if entry.is_file():
             try:
-                saved = load_tensors(entry)
+                with cache_store.reading(entry):  # not evicted while it is read
+                    saved = load_tensors(entry)
                 if saved["size"] == st.st_size and saved["mtime_ns"] == st.st_mtime_ns:
                     cache_store.touch(entry)
                     return saved["data"]
