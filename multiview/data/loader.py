@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
+from multiview.data.workers import die_with_parent
+
 
 class EpochSampler(DistributedSampler):
     """A seeded permutation per epoch whose indices carry the epoch: ``epoch * n + i``.
@@ -51,8 +53,10 @@ class EpochSampler(DistributedSampler):
 def worker_ignores_sigterm(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: a SIGTERM sent to the whole process group (Slurm, systemd,
     ``kill -- -PGID``) is for the main process, which stops at a step boundary and saves; a worker
-    that died of it would fail the run before it can save. Workers still exit with the main process."""
+    that died of it would fail the run before it can save. Workers die with the main process,
+    also when it is killed with SIGKILL (:func:`die_with_parent`)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent()
 
 
 class ResumableBatches:

@@ -11,6 +11,8 @@ Finds video files recursively, probes each in a pool of child processes
 Re-running with the same ``--out`` probes only files whose (path, size, mtime) changed. A probe
 that kills its child process (a decoder crash), or runs past ``--timeout`` seconds (a decoder
 stuck on a hostile file: the child's alarm ends it), rejects that file and the indexer goes on.
+The probing processes die with the indexer, also when it is killed with SIGKILL
+(:func:`multiview.data.workers.die_with_parent`).
 
 Both files are rewritten (atomically) as probing goes, every ``--flush-seconds``, and on SIGTERM
 or Ctrl-C (exit 143 / 130), so an interrupted index keeps what it probed and the next run
@@ -43,6 +45,7 @@ from multiview.data.index_records import (  # noqa: F401
     read_jsonl,
     write_jsonl,
 )
+from multiview.data.workers import die_with_parent
 
 PROBE_TIMEOUT_S = 120
 FLUSH_S = 30.0
@@ -104,7 +107,8 @@ def _run_pool(paths: list[str], workers: int, probe: Callable, bar,
     """Probe ``paths`` in a pool; results so far and the paths left when the pool broke."""
     results: dict[str, dict] = {}
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(probe, p): p for p in paths}
         try:
             for fut in as_completed(futures):
@@ -131,7 +135,8 @@ def _guarded(probe: Callable, timeout: float, path: str) -> dict:
 def _isolated(path: str, probe: Callable, timeout: float) -> dict:
     """Probe one file in its own process; a crash or a hang rejects that file alone."""
     start = time.monotonic()
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         try:
             return pool.submit(_guarded, probe, timeout, path).result()
         except BrokenProcessPool:
