@@ -31,6 +31,7 @@ from torch.utils.data import default_collate
 from multiview.core.errors import UserError
 from multiview.core.io import read_json
 from multiview.data.splits import TRAIN, VAL
+from multiview.data.video.shard_check import check_split
 from multiview.data.video.spec import ClipSpec, documented
 
 FRAME_DECODE = ("worker", "device")
@@ -42,15 +43,29 @@ def read_meta(shards: str) -> dict:
     if not path.is_file():
         raise UserError(f"data.shards: {shards} holds no shards.json; write shards with "
                         f"`multiview data shard INDEX --out {shards}`")
-    meta = read_json(path)
-    if meta.get("format") != FORMAT:
-        raise UserError(f"data.shards: {path} has format {meta.get('format')!r}, expected {FORMAT}")
+    try:
+        meta = read_json(path)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"data.shards: {path}: not valid JSON ({str(e)[:80]})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise UserError(f"data.shards: {path} has format {getattr(meta, 'get', dict().get)('format')!r}, "
+                        f"expected {FORMAT}")
+    splits, names = meta.get("splits"), meta.get("label_names")
+    if not (isinstance(splits, dict) and set(splits) <= {TRAIN, VAL} and all(
+            isinstance(s, dict) and type(s.get("samples")) is int for s in splits.values())):
+        raise UserError(f"data.shards: {path}: splits: expected {TRAIN} and {VAL}, each with its samples")
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise UserError(f"data.shards: {path}: label_names: expected a list of names")
+    shard_spec(meta, path)
     return meta
 
 
-def shard_spec(meta: dict) -> ClipSpec:
+def shard_spec(meta: dict, where: str | Path = "shards.json") -> ClipSpec:
     """The clip spec the shards were cut with."""
-    return ClipSpec.from_dict(meta["spec"])
+    try:
+        return ClipSpec.from_dict(meta["spec"])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"data.shards: {where}: spec: expected the clip settings ({type(e).__name__}: {e})") from None
 
 
 def check_spec(meta: dict, wanted: ClipSpec, shards: str) -> None:
@@ -90,12 +105,17 @@ class ShardDataset(StreamingDataset):
     """
 
     def __init__(self, input_dir: str, frames: int = 1, shuffle: bool = True, seed: int = 0,
-                 frame_decode: str = "worker", drop_last: bool | None = False):
+                 frame_decode: str = "worker", drop_last: bool | None = False, audio_samples: int | None = None,
+                 frame_size: int | None = None):
         if frame_decode not in FRAME_DECODE:
             raise UserError(f"data.frame_decode: expected one of {', '.join(FRAME_DECODE)}, got {frame_decode!r}")
+        index = check_split(input_dir, frames)  # before litdata reads anything of the folder
         super().__init__(input_dir=input_dir, shuffle=shuffle, seed=seed, drop_last=drop_last)
         self.frames, self.frame_decode = frames, frame_decode
-        self.total = sum(c["chunk_size"] for c in read_json(os.path.join(input_dir, "index.json"))["chunks"])
+        self.audio_samples, self.frame_size, self.folder = audio_samples, frame_size, str(input_dir)
+        self.total = index["samples"]
+        self.chunk_names = [c["filename"] for c in index["chunks"]]
+        self.chunk_ends = np.cumsum([c["chunk_size"] for c in index["chunks"]])
 
     def __len__(self) -> int:
         return self.total
@@ -104,16 +124,32 @@ class ShardDataset(StreamingDataset):
         return []  # counted when the shards were written (shards.json)
 
     def __getitem__(self, index):
-        item = super().__getitem__(index)
         i = index.index if isinstance(index, ChunkedIndex) else int(index)
+        if not 0 <= i < self.total:
+            raise IndexError(f"sample {i} of {self.total}")
+        try:
+            return self._sample(super().__getitem__(index), i)
+        except Exception as e:  # noqa: BLE001 -- whatever litdata or the JPEG decoder raised on a damaged chunk
+            chunk = self.chunk_names[int(np.searchsorted(self.chunk_ends, i, side="right"))]
+            raise UserError(f"data.shards: {os.path.join(self.folder, chunk)}: sample {i} cannot be "
+                            f"read ({type(e).__name__}: {str(e)[:160]}); the chunk is damaged: copy the folder "
+                            "again or cut the shards again") from None
+
+    def _sample(self, item, i: int) -> dict:
         jpegs = [torch.frombuffer(bytearray(item[f"jpeg{t}"]), dtype=torch.uint8) for t in range(self.frames)]
-        audio = torch.from_numpy(np.asarray(item["audio"], dtype=np.float32) / 32767.0)
-        sample = {"audio": audio, "label": int(item["label"]), "caption": item["caption"], "index": i,
+        pcm = item["audio"]
+        if not (isinstance(pcm, np.ndarray) and pcm.ndim == 1) or (
+                self.audio_samples is not None and len(pcm) != self.audio_samples):
+            raise ValueError(f"audio of {getattr(pcm, 'shape', '?')} samples, expected {self.audio_samples}")
+        audio = torch.from_numpy(np.asarray(pcm, dtype=np.float32) / 32767.0)
+        sample = {"audio": audio, "label": int(item["label"]), "caption": str(item["caption"]), "index": i,
                   "time": float(item["time"])}
         if self.frame_decode == "device":
             sample["jpeg"] = jpegs
             return sample
         frames = decode_frames(jpegs)
+        if self.frame_size is not None and frames.shape[-2:] != (self.frame_size, self.frame_size):
+            raise ValueError(f"frames of {tuple(frames.shape[-2:])} pixels, expected {self.frame_size}")
         sample.update({"frame": frames[0]} if self.frames == 1 else {"frames": frames})
         return sample
 
@@ -133,7 +169,11 @@ def decode_batch_frames(batch: dict, device: torch.device | str) -> dict:
         return batch
     jpegs = batch.pop("jpeg")
     t = len(jpegs[0])
-    frames = decode_frames([j for sample in jpegs for j in sample], device)
+    try:
+        frames = decode_frames([j for sample in jpegs for j in sample], device)
+    except RuntimeError as e:  # torchvision's error on bytes that are not a JPEG
+        raise UserError(f"data.shards: a frame of samples {batch['index'].tolist()[:8]} is not a valid JPEG "
+                        f"({str(e)[:120]}); the shards are damaged: cut them again") from None
     frames = frames.view(len(jpegs), t, *frames.shape[1:])
     batch.update({"frame": frames[:, 0]} if t == 1 else {"frames": frames})
     return batch
@@ -141,6 +181,13 @@ def decode_batch_frames(batch: dict, device: torch.device | str) -> dict:
 
 class ShardLoader(StreamingDataLoader):
     """litdata's loader; a state saved at the end of an epoch starts the next one, at any world size."""
+
+    def __iter__(self):
+        try:
+            yield from super().__iter__()
+        except UserError as e:  # raised in a worker: torch adds the worker's traceback to the message
+            raise UserError(str(e).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")
+                            ) from None
 
     def load_state_dict(self, obj: dict) -> None:
         super().load_state_dict(obj)
@@ -194,11 +241,15 @@ class ShardDataModule(L.LightningDataModule):
         splits = {name: os.path.join(self.shards, name) for name, s in meta["splits"].items() if s["samples"]}
         if TRAIN not in splits:
             raise UserError(f"data.shards: {self.shards} has no training split")
-        frames = self.spec.frames
-        self.train_set = ShardDataset(splits[TRAIN], frames, shuffle=True, seed=self.seed,
-                                      frame_decode=self.frame_decode, drop_last=None)
-        self.val_set = ShardDataset(splits.get(VAL, splits[TRAIN]), frames, shuffle=False,
-                                    frame_decode=self.frame_decode)
+        shape = {"audio_samples": self.spec.audio_samples, "frame_size": self.spec.frame_size}
+        self.train_set = ShardDataset(splits[TRAIN], self.spec.frames, shuffle=True, seed=self.seed,
+                                      frame_decode=self.frame_decode, drop_last=None, **shape)
+        self.val_set = ShardDataset(splits.get(VAL, splits[TRAIN]), self.spec.frames, shuffle=False,
+                                    frame_decode=self.frame_decode, **shape)
+        for name, ds in ((TRAIN, self.train_set), (VAL, self.val_set if VAL in splits else None)):
+            if ds is not None and len(ds) != meta["splits"][name]["samples"]:
+                raise UserError(f"data.shards: {splits[name]}/index.json lists {len(ds)} samples, but "
+                                f"{self.shards}/shards.json says {meta['splits'][name]['samples']}")
         if len(self.train_set) < self.batch_size:
             raise UserError(f"data.shards: {self.shards} holds {len(self.train_set)} training samples; "
                             f"need at least data.batch_size={self.batch_size}")
