@@ -9,7 +9,9 @@ embedded synthetic audio-visual world (``RetrievalReport``, and ``ProbeReport`` 
 from __future__ import annotations
 
 import json
+import re
 
+import numpy as np
 import pytest
 import yaml
 
@@ -101,3 +103,24 @@ def test_probe_report_on_clips_equals_eval_probe(av_run, tmp_path):
     report = av_run["metrics"]
     cmd = command("probe", av_run["run"], tmp_path, "--encoder", "frame", "--baselines", "random_init")
     assert_agree(report, cmd, "probe/", at_least=12)
+
+
+def test_retrieval_per_query_results_agree_and_explain_the_figures(av_run, tmp_path):
+    from multiview.eval.core.queries import QUERY_FILE, query_metrics, read_queries
+
+    command("retrieval", av_run["run"], tmp_path, "--bootstrap", "200")
+    report, cmd = read_queries(av_run["run"] / QUERY_FILE), read_queries(tmp_path / QUERY_FILE)
+    assert set(report) == {(m, d) for m in ("trained", "random_init") for d in ("frame_to_audio", "audio_to_frame")}
+    metrics = av_run["metrics"]
+    for (model, direction), q in report.items():
+        names = list(q["query"])  # the held-out clips, by file name
+        assert len(set(names)) == 8 and all(re.fullmatch(r"clip\d{5}\.mp4", n) for n in names), names
+        assert list(cmd[(model, direction)]["query"]) == list(q["query"])
+        assert cmd[(model, direction)]["rank"] == pytest.approx(q["rank"], abs=1e-5)
+        prefix = f"retrieval/{'' if model == 'trained' else 'random_init/'}{direction}/"
+        for name, values in query_metrics(q).items():
+            statistic = np.median(values) if name == "median_rank" else np.nanmean(values)
+            assert statistic == pytest.approx(metrics[prefix + name], abs=1e-5)
+            lo, hi = metrics[prefix + name + "_lo"], metrics[prefix + name + "_hi"]
+            assert np.nanmin(values) <= lo <= hi <= np.nanmax(values)
+    assert metrics["retrieval/chance/mean_rank"] == 4.5

@@ -28,10 +28,28 @@ def plot_bars(scores: dict[str, float], chance: float, title: str, path: Path) -
     return save_figure(path, fig)
 
 
+def format_figures(metrics: dict[str, float]) -> str:
+    """One line per figure, sorted; a figure with ``<key>_lo`` / ``<key>_hi`` beside it is shown
+    with its interval, ``0.594 [0.47, 0.71]``."""
+    from multiview.eval.core.bootstrap import format_interval
+
+    bounds = {k[:-3] for k in metrics if k.endswith(("_lo", "_hi"))}
+    bounds = {k for k in bounds if {k, f"{k}_lo", f"{k}_hi"} <= set(metrics)}
+    hidden = {f"{k}{end}" for k in bounds for end in ("_lo", "_hi")}
+    shown = {k: v for k, v in metrics.items() if k not in hidden}
+    width = max((len(k) for k in shown), default=0)
+    lines = []
+    for k, v in sorted(shown.items()):
+        if k in bounds:
+            text = format_interval(v, metrics[f"{k}_lo"], metrics[f"{k}_hi"])
+        else:
+            text = f"{v:.4f}" if isinstance(v, (int, float)) and np.isfinite(v) else str(v)
+        lines.append(f"  {k:<{width}}  {text}")
+    return "\n".join(lines)
+
+
 def print_table(metrics: dict[str, float]) -> None:
-    width = max((len(k) for k in metrics), default=0)
-    for k, v in sorted(metrics.items()):
-        print(f"  {k:<{width}}  {v:.4f}")
+    print(format_figures(metrics))
 
 
 def plot_maps(maps: dict[str, np.ndarray], labels: np.ndarray, classes: list[str], title: str, path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Retrieval metrics: Recall@K and median rank over paired embeddings; class-level mAP and P@K.
+"""Retrieval metrics: Recall@K, median and mean rank over paired embeddings; class-level mAP and P@K.
 
 Query ``i`` and gallery item ``i`` are the true pair. Ties and non-finite similarities follow
 :mod:`multiview.eval.metrics.ranking`: ties are broken at random and every figure is its
@@ -45,18 +45,27 @@ def _diagonal_ranks(sim: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def retrieval_metrics(sim: torch.Tensor, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Expected ``R@K`` under random tie-breaking (fraction of queries whose true match ranks
-    within K) and the conventional median of the expected ranks (mean of the two middle ones for
-    an even count)."""
+    within K), the conventional median of the expected ranks (mean of the two middle ones for
+    an even count) and their mean (MnR, the MSR-VTT convention's mean rank)."""
     higher, tied = _diagonal_ranks(sim)
     out = {f"R@{k}": recall_at_k(higher, tied, k).mean().item() for k in ks}
-    out["median_rank"] = median(expected_rank(higher, tied))
+    ranks = expected_rank(higher, tied)
+    out["median_rank"] = median(ranks)
+    out["mean_rank"] = ranks.mean().item()
     return out
+
+
+def query_ranks(sim: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per query: ``(expected rank of its true match, items tied with it)``, the two numbers from
+    which every figure of :func:`retrieval_metrics` follows (:mod:`multiview.eval.core.queries`)."""
+    higher, tied = _diagonal_ranks(sim)
+    return expected_rank(higher, tied), tied
 
 
 def chance_metrics(n: int, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Expected metrics for a random ranking of ``n`` gallery items."""
     out = {f"R@{k}": min(k, n) / n for k in ks}
-    out["median_rank"] = (n + 1) / 2
+    out["median_rank"] = out["mean_rank"] = (n + 1) / 2
     return out
 
 
@@ -93,18 +102,25 @@ def class_map(sim: torch.Tensor, query_labels: torch.Tensor, gallery_labels: tor
     ``exclude_self`` drops gallery item ``i`` from query ``i``'s list (within-modal retrieval,
     where the query itself is in the gallery). Queries with no relevant item are skipped.
     """
+    aps = query_average_precision(sim, query_labels, gallery_labels, exclude_self)
+    aps = aps[~aps.isnan()]
+    return float(aps.mean()) if len(aps) else float("nan")
+
+
+def query_average_precision(sim: torch.Tensor, query_labels: torch.Tensor, gallery_labels: torch.Tensor,
+                            exclude_self: bool = False) -> torch.Tensor:
+    """Each query's tie-aware average precision (:func:`class_map`'s terms); NaN where no gallery
+    item shares its label."""
     if sim.ndim != 2 or sim.shape != (len(query_labels), len(gallery_labels)):
         raise ValueError(f"similarity {tuple(sim.shape)} does not match {len(query_labels)} query "
                          f"and {len(gallery_labels)} gallery labels")
-    aps = []
+    aps = torch.full((sim.shape[0],), float("nan"), dtype=torch.float64)
     for i in range(sim.shape[0]):
         keep = torch.ones(sim.shape[1], dtype=torch.bool)
         if exclude_self:
             keep[i] = False
-        ap = average_precision(sim[i][keep], (gallery_labels == query_labels[i])[keep])
-        if ap == ap:
-            aps.append(ap)
-    return float(sum(aps) / len(aps)) if aps else float("nan")
+        aps[i] = average_precision(sim[i][keep], (gallery_labels == query_labels[i])[keep])
+    return aps
 
 
 def precision_at_k(sim: torch.Tensor, query_labels: torch.Tensor, gallery_labels: torch.Tensor,

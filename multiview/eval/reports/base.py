@@ -15,7 +15,6 @@ report of a fit that has one stores it as ``metrics.json["headline"]``; ``multiv
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -54,9 +53,10 @@ def pick_headline(patterns: tuple[str, ...], figures: dict) -> str | None:
 
 
 def format_table(figures: dict[str, float]) -> str:
-    width = max((len(k) for k in figures), default=0)
-    return "\n".join(f"  {k:<{width}}  {v:.4f}" if isinstance(v, (int, float)) and math.isfinite(v)
-                     else f"  {k:<{width}}  {v}" for k, v in sorted(figures.items()))
+    """:func:`~multiview.eval.core.plots.format_figures`: intervals beside their figures."""
+    from multiview.eval.core.plots import format_figures
+
+    return format_figures(figures)
 
 
 class Report(Callback):
