@@ -11,10 +11,14 @@ method's end-of-fit report is written to ``RUN/metrics.json`` and the run folder
 informational lines (:mod:`multiview.cli.terminal`). Bad input ends with one line,
 ``multiview: error: ...``, exit 2; a fit
 stopped by a signal exits with 128 + its number (130 Ctrl-C, 143 SIGTERM; ``multiview.run.status``).
+A misspelt command or option gets ``did you mean ...?`` (:func:`did_you_mean`); a command that fails
+before writing into its new run folder removes it (:func:`multiview.run.folders.remove_empty_folders`).
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import importlib
 import os
 import re
@@ -27,15 +31,55 @@ from multiview.cli.commands import GROUPS, listing
 from multiview.cli.terminal import quiet_third_party, take_verbose
 from multiview.core.errors import UserError
 from multiview.run import status as run_status
+from multiview.run.folders import remove_empty_folders
 
 TRAINER_COMMANDS = ("fit", "validate", "test")
 # What a third-party reader raises on a bad user file that our code did not name as a UserError
 # (gzip's BadGzipFile is an OSError, UnicodeDecodeError a ValueError): still one line, not a traceback.
 READER_FAULTS = (ValueError, OSError, EOFError, DecompressionBombError)
-TOP_COMMANDS = ("export", "runs", "bench")
+TOP_COMMANDS = ("export", "runs", "bench", "study")
 # A bad-input message of ours (``model.view: expected ...``) inside jsonargparse's list of Union errors.
 OUR_MESSAGE = re.compile(r"(?:^|\s- )((?:model|data|trainer)\.[\w.-]+: .*?)"
                          r"(?=\s+- |\s+Expected a <class|\s+Given value|\s+Subtypes|$)", re.S)
+
+
+SECTIONS = ("config", "print_config", "seed_everything", "trainer", "model", "data", "ckpt_path", "optimizer",
+            "lr_scheduler")
+UNRECOGNIZED = re.compile(r"unrecognized arguments: (--[\w.-]+)")
+
+
+def did_you_mean(word: str, choices) -> str:
+    """``" (did you mean 'X'?)"`` for the closest of ``choices`` (difflib), else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _trainer_option_hint(option: str) -> str:
+    """A close spelling of a ``--section.key`` option of the trainer commands."""
+    section, _, rest = option.lstrip("-").partition(".")
+    if section not in SECTIONS:
+        close = difflib.get_close_matches(section, SECTIONS, n=1, cutoff=0.6)
+        return f" (did you mean '--{close[0]}{'.' + rest if rest else ''}'?)" if close else ""
+    if section == "trainer" and rest:
+        import inspect
+
+        from lightning import Trainer
+
+        return did_you_mean(option, [f"--trainer.{p}" for p in inspect.signature(Trainer).parameters])
+    return ""
+
+
+def _suggesting_error(original):
+    """argparse's ``error`` with ``did you mean --X?`` after an unrecognized option (the tools' parsers)."""
+
+    def error(self, message):
+        unknown = UNRECOGNIZED.search(message)
+        if unknown:
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            message += did_you_mean(unknown.group(1).split("=")[0], options)
+        original(self, message)
+
+    return error
 
 
 def _fail(message: str) -> int:
@@ -55,6 +99,7 @@ commands:
   export     write a run's encoder as a plain state_dict (torchvision's for ResNets) with a JSON card
   runs       list runs with their status and headline metric; runs compare RUN... for a table and chart
   bench      time a recipe: samples/s, data wait vs compute, FLOP utilisation on a GPU
+  study      run recipes x overrides x seeds (locally or on Slurm); mean, sd and intervals over seeds
 
 multiview fit --config RECIPE --help explains every knob of the recipe's method and data."""
 
@@ -69,7 +114,8 @@ def _run_tool(group: str, argv: list[str]) -> int:
         return 0
     name = argv[0]
     if name not in table:
-        raise UserError(f"unknown {group} command {name!r}; expected one of {', '.join(table)}")
+        raise UserError(f"unknown {group} command {name!r}{did_you_mean(name, table)}; "
+                        f"expected one of {', '.join(table)}")
     module = importlib.import_module(table[name].module)
     return int(module.main(argv[1:]) or 0)
 
@@ -110,7 +156,11 @@ def _short_parser_error(text: str) -> str:
     if unknown:
         key = f"{key}.{unknown.group(1)}" if key else unknown.group(1)
         accepted = _accepted_args(cls.group(1)) if cls else ""
-        return f"{key}: unknown key" + (f" ({cls.group(1)} accepts: {accepted})" if accepted else "")
+        hint = did_you_mean(unknown.group(1), accepted.split(", ")) if accepted else ""
+        return f"{key}: unknown key{hint}" + (f" ({cls.group(1)} accepts: {accepted})" if accepted else "")
+    unrecognized = UNRECOGNIZED.search(text)
+    if unrecognized:
+        return f"{text.strip().splitlines()[0]}{_trainer_option_hint(unrecognized.group(1))}"
     if "File does not exist" in text or "does not exist" in text.lower():
         where = re.search(r"File does not exist: (.+)", text)
         return f"{key or 'config'}: file does not exist: {where.group(1).strip() if where else text.splitlines()[-1]}"
@@ -139,6 +189,16 @@ def _accepted_args(class_path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv, verbose = take_verbose(list(sys.argv[1:] if argv is None else argv))
     run_status.reset()
+    original_error = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _suggesting_error(original_error)
+    try:
+        return _main(argv, verbose)
+    finally:
+        argparse.ArgumentParser.error = original_error
+        remove_empty_folders()
+
+
+def _main(argv: list[str], verbose: bool) -> int:
     try:
         if not verbose and argv and argv[0] in TRAINER_COMMANDS + ("eval",):
             quiet_third_party()
@@ -150,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             print(USAGE)
             return 0
         if argv[0] not in TRAINER_COMMANDS:
-            raise UserError(f"unknown command {argv[0]!r}; expected fit, validate, test, data, eval, export "
-                            "runs or bench (multiview --help)")
+            hint = did_you_mean(argv[0], TRAINER_COMMANDS + tuple(GROUPS) + TOP_COMMANDS)
+            raise UserError(f"unknown command {argv[0]!r}{hint}; expected fit, validate, test, data, eval, export "
+                            "runs, bench or study (multiview --help)")
         from multiview.cli.trainer import run_lightning_cli
 
         if ("-h" in argv or "--help" in argv) and "--config" in argv:
