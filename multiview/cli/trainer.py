@@ -4,12 +4,15 @@ Every run gets one folder (``trainer.default_root_dir``; by default
 ``$MULTIVIEW_HOME/runs/<recipe>/<timestamp>``) holding the resolved ``config.yaml``, CSV logs and
 TensorBoard event files, ``checkpoints/`` and the end-of-fit ``metrics.json`` and PNGs, written by
 the report callbacks the recipe names (:mod:`multiview.eval.reports`). A run stopped by Ctrl-C or
-SIGTERM saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it.
+SIGTERM saves ``checkpoints/last.ckpt``; ``--trainer.default_root_dir RUN --ckpt_path last`` resumes it
+with the settings of ``RUN/config.yaml`` (:func:`with_run_config`). Data-loader workers are capped at
+the CPUs this process may use, less one (:func:`worker_processes`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from multiview.core import paths
 from multiview.methods.base import Method
 from multiview.run import defaults
 from multiview.run.folders import config_name, new_run_folder
+from multiview.run.quiet import silence_inapplicable
 from multiview.run.signals import SaveOnInterrupt  # noqa: F401  (kept importable from here)
 from multiview.run.tensorboard import LearningRateLogger, log_report
 
@@ -42,6 +46,9 @@ class MultiviewCLI(LightningCLI):
                                         init_args=where.clone())]
         if "weights_only" in cfg and cfg.weights_only is None:
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
+        data = cfg.get("data")
+        if isinstance(data, Namespace) and isinstance(data.get("init_args.num_workers"), int):
+            data.init_args.num_workers = min(data.init_args.num_workers, worker_processes())
         if trainer.precision is None and torch.cuda.is_available():
             trainer.precision = "bf16-mixed"
 
@@ -59,6 +66,7 @@ class MultiviewCLI(LightningCLI):
     def before_fit(self) -> None:
         cfg = self.config_init[self.subcommand]
         cfg["ckpt_path"] = defaults.resolve_ckpt_path(cfg.get("ckpt_path"), self.trainer)
+        silence_inapplicable(self.model, self.datamodule, resuming=bool(cfg["ckpt_path"]))
 
     def after_fit(self) -> None:
         trainer = self.trainer
@@ -71,6 +79,12 @@ class MultiviewCLI(LightningCLI):
         print(f"\nrun folder: {run_dir}")
 
 
+def worker_processes() -> int:
+    """Data-loader workers this machine can run beside the training process: one per CPU it may use, less one."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, cpus - 1)
+
+
 def read_metrics(path: Path) -> dict:
     try:
         return json.loads(path.read_text()) if path.is_file() else {}
@@ -79,7 +93,32 @@ def read_metrics(path: Path) -> dict:
 
 
 def run_lightning_cli(argv: list[str]) -> None:
-    build_cli(argv, run=True)
+    build_cli(with_run_config(argv), run=True)
+
+
+def _value(argv: list[str], key: str) -> str | None:
+    """The last value of ``--key V`` or ``--key=V`` in ``argv``."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == key and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith(key + "="):
+            found = arg.split("=", 1)[1]
+    return found
+
+
+def with_run_config(argv: list[str]) -> list[str]:
+    """A resume (``--ckpt_path`` with ``--trainer.default_root_dir RUN``) reads ``RUN/config.yaml``
+    right after the recipe: the run's settings win over the recipe's, and every option typed on the
+    command line after ``--config`` wins over both. Without ``--config`` the run's config is the recipe."""
+    run = _value(argv, "--trainer.default_root_dir")
+    if not _value(argv, "--ckpt_path") or not run or not (Path(run).expanduser() / "config.yaml").is_file():
+        return argv
+    saved = ["--config", str(Path(run).expanduser() / "config.yaml")]
+    ends = [i + 2 if arg == "--config" else i + 1 for i, arg in enumerate(argv) if arg == "--config"
+            or arg.startswith("--config=")]
+    at = max(ends) if ends else 1
+    return argv[:at] + saved + argv[at:]
 
 
 def build_cli(argv: list[str], run: bool = False) -> MultiviewCLI:

@@ -16,6 +16,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from multiview.core.errors import UserError
 from multiview.run.checkpoints import AtomicCheckpointIO, ResumeAtEpochStart, resolve_last
 from multiview.run.finite import StopOnNonFinite
+from multiview.run.quiet import QuietFit
 from multiview.run.signals import SaveOnInterrupt
 from multiview.run.time_budget import FitScheduleToTime
 
@@ -42,7 +43,7 @@ class RequireTrainingBatches(Callback):
 
 
 def default_callbacks() -> list:
-    return [SaveOnInterrupt(), ResumeAtEpochStart(), RequireTrainingBatches(), StopOnNonFinite(),
+    return [QuietFit(), SaveOnInterrupt(), ResumeAtEpochStart(), RequireTrainingBatches(), StopOnNonFinite(),
             FitScheduleToTime()]
 
 
