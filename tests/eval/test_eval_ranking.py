@@ -101,7 +101,7 @@ def test_non_finite_embeddings_rank_last(bad):
     g = torch.Generator().manual_seed(0)
     z = torch.randn(8, 4, generator=g)
     worst = retrieval_metrics(similarity(torch.full((8, 4), bad), z), ks=(1, 5))
-    assert worst == {"R@1": 0.0, "R@5": 0.0, "median_rank": 8.0}
+    assert worst == {"R@1": 0.0, "R@5": 0.0, "median_rank": 8.0, "mean_rank": 8.0}
     # one broken gallery item: its own query gets the worst rank, no other query is pushed down
     gallery = z.clone()
     gallery[3] = bad
