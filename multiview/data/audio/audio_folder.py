@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +32,101 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
 
 
-def read_soundfile(path: str | Path) -> tuple[np.ndarray, int]:
-    """``(float32 mono samples in [-1, 1], sample rate)`` through libsndfile (soundfile)."""
+MAX_SECONDS = 600.0  # the most of one file any reader decodes (10 minutes): the rest is not read
+BLOCK = 65536  # frames decoded at a time
+FIRST = 1 << 20  # frames a reader allocates before any is decoded
+MAX_RATE = 768_000  # Hz; a header declaring more is refused
+
+
+def _frames_cap(path: str | Path, rate: int, cap: float) -> int:
+    """Frames a reader may decode: ``cap`` seconds, and no more than the file's size can hold."""
+    from multiview.data.media import max_seconds
+
+    return int(min(cap, max_seconds(Path(path).stat().st_size)) * rate)
+
+
+def _read_mono(f, frames: int) -> np.ndarray:
+    """Up to ``frames`` mono frames from an open ``soundfile.SoundFile``, ``BLOCK`` at a time; the
+    buffer grows with what is decoded (from the declared length, at most ``FIRST``), so a header
+    that lies costs nothing; short when the file ends first."""
+    out, total = np.empty(min(frames, max(BLOCK, min(f.frames, FIRST))), np.float32), 0
+    while total < frames:
+        block = f.read(min(BLOCK, frames - total), dtype="float32", always_2d=True)
+        if not len(block):
+            break
+        if total + len(block) > len(out):
+            out.resize(min(frames, 2 * len(out) + len(block)), refcheck=False)
+        out[total:total + len(block)] = block.mean(1, dtype=np.float32)
+        total += len(block)
+    out.resize(total, refcheck=False)
+    return out
+
+
+def _count_frames(path: str | Path, limit: int) -> int:
+    """Frames the file really holds, up to ``limit``, decoded ``BLOCK`` at a time and dropped."""
     import soundfile
 
-    x, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    return x.mean(1).astype(np.float32), int(rate)
+    total = 0
+    with soundfile.SoundFile(str(path)) as f:
+        while total < limit:
+            n = len(f.read(min(BLOCK, limit - total), dtype="float32", always_2d=True))
+            if not n:
+                break
+            total += n
+    return total
 
 
-def read_pyav(path: str | Path) -> tuple[np.ndarray, int]:
-    """``(float32 mono samples, sample rate)`` of the first audio stream, through PyAV (FFmpeg)."""
+def read_soundfile(path: str | Path, seconds: float | None = None,
+                   cap: float = MAX_SECONDS) -> tuple[np.ndarray, int]:
+    """``(float32 mono samples in [-1, 1], sample rate)`` through libsndfile (soundfile).
+
+    Bounded by what the file holds, not what its header claims: frames are decoded ``BLOCK`` at a
+    time and at most ``cap`` seconds (:data:`MAX_SECONDS`) are read, so a FLAC of hours of silence
+    (a few hundred KB) or a header declaring 2^36 samples costs a few MB. With ``seconds``, only
+    the centred window of that length is kept (what :func:`fix_length` keeps): found from the
+    declared length when it is within the cap, else from the frames counted in a first pass.
+    """
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as f:
+        rate, declared = int(f.samplerate), int(f.frames)
+        if not 0 < rate <= MAX_RATE or f.channels <= 0:
+            raise UserError(f"{path}: audio header declares {rate} Hz and {f.channels} channels; "
+                            f"expected 1 to {MAX_RATE} Hz and at least one channel")
+        limit = _frames_cap(path, rate, cap)
+        if seconds is None:
+            return _read_mono(f, limit), rate
+        want = min(limit, max(1, int(round(seconds * rate))))
+        trusted = 0 < declared <= limit
+        start = max(0, ((declared if trusted else _count_frames(path, limit)) - want) // 2)
+        if start and trusted and f.seekable():
+            f.seek(start)
+        elif start:
+            _skip(f, start)
+        return _read_mono(f, want), rate
+
+
+def _skip(f, frames: int) -> None:
+    while frames > 0:
+        n = len(f.read(min(BLOCK, frames), dtype="float32", always_2d=True))
+        if not n:
+            return
+        frames -= n
+
+
+def _to_float(x: np.ndarray) -> np.ndarray:
+    """PCM samples in [-1, 1]: FFmpeg's integer formats (s16, s32, u8) scaled, float ones as they are."""
+    if x.dtype.kind == "u":
+        half = float(np.iinfo(x.dtype).max + 1) / 2
+        return (x.astype(np.float32) - half) / half
+    if x.dtype.kind == "i":
+        return x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
+    return x.astype(np.float32, copy=False)
+
+
+def read_pyav(path: str | Path, seconds: float | None = None, cap: float = MAX_SECONDS) -> tuple[np.ndarray, int]:
+    """``(float32 mono samples, sample rate)`` of the first audio stream, through PyAV (FFmpeg);
+    at most ``cap`` seconds are decoded; with ``seconds``, the centred window of that length."""
     import av
 
     from multiview.data.media import READ_ERRORS, max_seconds, open_av, reason
@@ -58,29 +144,39 @@ def read_pyav(path: str | Path) -> tuple[np.ndarray, int]:
                 raise UserError(f"{path}: audio stream has no sample rate")
             chunks, total = [], 0
             for f in container.decode(stream):
-                chunks.append(f.to_ndarray().reshape(f.layout.nb_channels if f.format.is_planar else 1, -1))
-                total += chunks[-1].shape[1]
+                chunk = f.to_ndarray().reshape(f.layout.nb_channels if f.format.is_planar else 1, -1)
+                chunks.append(_to_float(chunk).mean(0, dtype=np.float32))
+                total += len(chunks[-1])
                 if total > limit * rate:
                     raise UserError(f"{path}: decodes to more audio than its size can hold")
+                if total >= cap * rate:
+                    break
     except UserError:
         raise
     except READ_ERRORS + (av.FFmpegError,) as e:
         raise UserError(f"{path}: cannot decode audio ({reason(e)})") from None
     if not chunks:
         raise UserError(f"{path}: audio stream has no decodable samples")
-    x = np.concatenate([c.mean(0) for c in chunks]).astype(np.float32)
+    x = np.concatenate(chunks)[: int(cap * rate)].astype(np.float32)
+    if seconds is not None:
+        want = max(1, int(round(seconds * rate)))
+        x = x[max(0, (len(x) - want) // 2):][:want]
     return x, rate
 
 
-def read_any(path: str | Path) -> tuple[np.ndarray, int]:
+def read_any(path: str | Path, seconds: float | None = None, cap: float = MAX_SECONDS) -> tuple[np.ndarray, int]:
     """An audio file as float32 mono: soundfile where libsndfile reads it (WAV of any sample
-    format, FLAC, OGG, MP3, AIFF...), else PyAV (AAC, M4A, Opus in MP4/WebM...)."""
-    import soundfile
+    format, FLAC, OGG, MP3, AIFF...), else PyAV (AAC, M4A, Opus in MP4/WebM...). At most ``cap``
+    seconds are decoded (:data:`MAX_SECONDS`); with ``seconds``, only the centred window. Raises
+    :class:`UserError` (one line naming the file) for anything it cannot read."""
+    from multiview.data.media import READ_ERRORS
 
     try:
-        return read_soundfile(path)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError):
-        return read_pyav(path)
+        return read_soundfile(path, seconds, cap)
+    except UserError:
+        raise
+    except READ_ERRORS:  # libsndfile cannot read it (or its header lies): FFmpeg may
+        return read_pyav(path, seconds, cap)
 
 
 def fix_length(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -126,7 +222,8 @@ def list_clips(root: Path) -> list[tuple[Path, str, str]]:
 def split_clips(clips: list[tuple[Path, str, str]], split: str, test_speakers: tuple[str, ...],
                 val_speakers: tuple[str, ...]) -> list[tuple[Path, str, str]]:
     """Speaker-held-out splits when speakers are known; else every fifth file per class is test
-    and every fifth of the rest is validation."""
+    (the last of a class of 2 to 4 files, :func:`~multiview.data.splits.held_out_fifth`) and every
+    fifth of the rest is validation."""
     if split not in ("train", "val", "test"):
         raise UserError(f"split: expected train, val or test, got {split!r}")
     speakers = {s for _, _, s in clips}
@@ -138,10 +235,12 @@ def split_clips(clips: list[tuple[Path, str, str]], split: str, test_speakers: t
         if split == "train":
             return [c for c in clips if c[2] not in which["test"] | which["val"]]
         return [c for c in clips if c[2] in which[split]]
-    out, seen = [], {}
+    from multiview.data.splits import held_out_fifth
+
+    out, seen, counts = [], {}, Counter(c[1] for c in clips)
     for c in clips:
         i = seen[c[1]] = seen.get(c[1], -1) + 1
-        part = "test" if i % 5 == 4 else ("val" if (i // 5) % 5 == 4 else "train")
+        part = "test" if held_out_fifth(i, counts[c[1]]) else ("val" if (i // 5) % 5 == 4 else "train")
         if part == split:
             out.append(c)
     return out
@@ -171,7 +270,7 @@ class AudioFolderDataset(Dataset):
         decoded = []
         for clip in clips:
             try:
-                decoded.append((clip, read_any(clip[0])))
+                decoded.append((clip, read_any(clip[0], seconds)))
             except UserError as e:
                 skipped.add(clip[0], str(e))
         skipped.require_some(len(clips))
@@ -198,12 +297,20 @@ class AudioFolderDataset(Dataset):
 
 
 def describe(path: str) -> str:
-    """The classes, speakers and clip count of an audio folder or tar, as printed by
+    """The classes, speakers, clip count and split sizes of an audio folder or tar, as printed by
     ``multiview data audio_folder`` (:mod:`multiview.cli.data.audio_folder`)."""
     root = resolve(path)
     clips = list_clips(root)
     lines = [f"{root}: {len(clips)} clips, classes {sorted({c for _, c, _ in clips})}"]
     speakers = sorted({s for _, _, s in clips} - {""})
+    test, val = (), ()
     if speakers:
         lines.append(f"speakers: {speakers}")
+        if len(speakers) >= 3:  # the defaults of AudioFolderDataset
+            k = 2 if len(speakers) >= 4 else 1
+            test, val = tuple(speakers[-k:]), (speakers[-k - 1],)
+    if not speakers or len(speakers) >= 3:
+        sizes = {s: split_clips(clips, s, test, val) for s in ("train", "val", "test")}
+        held = f" (test speakers {list(test)}, validation {list(val)})" if speakers else ""
+        lines.append("splits: " + ", ".join(f"{s} {len(c)}" for s, c in sizes.items()) + held)
     return "\n".join(lines)
