@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise UserError(f"--jobs: expected a positive integer, got {args.jobs}")
     spec = load_spec(args.spec)
+    args.out = args.out.resolve()
     runs = plan(spec, args.out)
     todo = [r for r in runs if not r.complete]
     print(f"study {args.spec}: {len(runs)} runs, {len(runs) - len(todo)} complete, {len(todo)} to run")

@@ -131,3 +131,10 @@ def test_real_tiny_study_of_the_quickstart(tmp_path, capsys):
     assert all(r["n"] == 2 and r["variant"] == "quickstart" for r in rows)
     config = (tmp_path / "out" / "runs" / "quickstart-seed1" / "config.yaml").read_text()
     assert "seed_everything: 1" in config and "n_clips: 24" in config
+
+
+def test_the_documented_study_plans_nine_runs_on_one_held_out_set():
+    spec = study.load_spec(REPO / "recipes" / "studies" / "embedded_av.yaml")
+    runs = study.plan(spec, Path("/tmp/study"))
+    assert len(runs) == 9 and {r.variant for r in runs} == {"quickstart", "byol_av", "simclr_moments_av"}
+    assert all({"--data.n_clips", "768", "--data.val_clips", "256"} <= set(r.command()) for r in runs)
