@@ -15,7 +15,10 @@ is read from its files:
 (A run still training shows as ``resumable`` or ``interrupted`` too.)
 
 ``multiview runs compare RUN RUN ... [--out FILE.png]`` prints the metrics the runs share as a
-table and writes them as a grouped bar chart (default ``$MULTIVIEW_HOME/runs/compare/<time>.png``).
+table (with their 95% intervals) and writes them as a grouped bar chart with error bars (default
+``$MULTIVIEW_HOME/runs/compare/<time>.png``). Runs with per-query retrieval results are paired on
+their shared queries: each figure's difference to the first run, its paired-bootstrap interval
+and p-value (:mod:`multiview.eval.core.run_pairs`); runs scored on different queries are refused.
 """
 
 from __future__ import annotations
@@ -116,33 +119,25 @@ def shared_metrics(runs: list[Run]) -> list[str]:
     return sorted(keys)
 
 
-def compare(runs: list[Run], out: Path) -> str:
-    """The table of shared metrics (one column per run); writes the bar chart to ``out``."""
-    keys = shared_metrics(runs)
+def compare(runs: list[Run], out: Path, n_boot: int = 1000, seed: int = 0) -> str:
+    """The table of shared metrics (one column per run, each with its 95% interval where it has
+    one) and, for runs with per-query results, the paired differences
+    (:func:`multiview.eval.core.run_pairs.compare_paired`); writes the chart to ``out``."""
+    from multiview.eval.core.bootstrap import format_interval
+    from multiview.eval.core.plots import plot_compare
+    from multiview.eval.core.run_pairs import compare_paired
+
+    keys = [k for k in shared_metrics(runs) if not k.endswith(("_lo", "_hi"))]
     if not keys:
         raise UserError("runs compare: the runs share no metric (finished runs of the same kind of report?)")
     names = [f"{r.recipe}/{r.path.name}" if r.recipe != r.path.name else r.path.name for r in runs]
-    table = format_table(["metric", *names], [[k, *(f"{r.metrics[k]:.4f}" for r in runs)] for k in keys])
-    plot_bars(keys, names, [[r.metrics[k] for k in keys] for r in runs], out)
-    return table
-
-
-def plot_bars(keys: list[str], names: list[str], values: list[list[float]], out: Path) -> None:
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from multiview.core.io import save_figure
-
-    width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(keys) * len(names) + 2), 4.5))
-    x = np.arange(len(keys))
-    for i, (name, vals) in enumerate(zip(names, values)):
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name)
-    ax.set_xticks(x, keys, rotation=60, ha="right", fontsize=7)
-    ax.legend(fontsize=7)
-    ax.set_title("shared metrics")
-    fig.tight_layout()
-    save_figure(out, fig)
+    bounds = [[(r.metrics.get(f"{k}_lo", float("nan")), r.metrics.get(f"{k}_hi", float("nan"))) for k in keys]
+              for r in runs]
+    table = format_table(["metric", *names], [[k, *(format_interval(r.metrics[k], *b[i]) for r, b in zip(runs, bounds))]
+                                              for i, k in enumerate(keys)])
+    paired, diffs = compare_paired([r.path for r in runs], names, n_boot, seed)
+    plot_compare(keys, names, [[r.metrics[k] for k in keys] for r in runs], bounds, diffs, out)
+    return table + (f"\n\n{paired}" if paired else "")
 
 
 def main(argv: list[str]) -> int:
@@ -151,6 +146,8 @@ def main(argv: list[str]) -> int:
         parser.add_argument("runs", nargs="+", help="run folders")
         parser.add_argument("--out", default="",
                             help="bar chart PNG (default: $MULTIVIEW_HOME/runs/compare/<time>.png)")
+        parser.add_argument("--bootstrap", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the resamples (default 0)")
         args = parser.parse_args(argv[1:])
         runs = []
         for p in args.runs:
@@ -159,7 +156,7 @@ def main(argv: list[str]) -> int:
                 raise UserError(f"runs compare: {path} is not a run folder (no config.yaml)")
             runs.append(read_run(path))
         out = Path(args.out) if args.out else paths.runs_dir() / "compare" / f"{time.strftime('%Y%m%d-%H%M%S')}.png"
-        print(compare(runs, out))
+        print(compare(runs, out, args.bootstrap, args.seed))
         print(f"wrote {out}")
         return 0
     parser = argparse.ArgumentParser(prog="multiview runs", description=__doc__.split("\n\n")[0])

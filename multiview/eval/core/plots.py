@@ -101,3 +101,39 @@ def plot_layers(curves: dict[str, dict[str, float]], layers: list[str], flat: di
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save_figure(path, fig)
+
+
+def plot_compare(keys: list[str], names: list[str], values: list[list[float]], bounds: list[list[tuple]],
+                 diffs: list, path: Path) -> Path:
+    """``multiview runs compare``'s chart: the runs' shared figures as grouped bars with their 95%
+    intervals as error bars (``bounds[run][key]``: ``(lo, hi)`` or NaNs), and, where the runs were
+    paired, each difference ``B - A`` with its paired 95% interval
+    (:class:`~multiview.eval.core.run_pairs.Difference`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 2 if diffs else 1
+    fig, axes = plt.subplots(1, panels, figsize=(max(6.0, 0.5 * len(keys) * len(names) + 2) + 5 * (panels - 1), 4.5),
+                             squeeze=False)
+    ax, width, x = axes[0][0], 0.8 / len(names), np.arange(len(keys))
+    for i, (name, vals, bnd) in enumerate(zip(names, values, bounds)):
+        v, b = np.asarray(vals, dtype=float), np.asarray(bnd, dtype=float).reshape(-1, 2)
+        err = np.nan_to_num(np.abs(np.stack([v - b[:, 0], b[:, 1] - v])), nan=0.0)
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, v, width, yerr=err, capsize=2, label=name)
+    ax.set_xticks(x, keys, rotation=60, ha="right", fontsize=7)
+    ax.legend(fontsize=7)
+    ax.set_title("shared metrics (error bars: 95% interval)", fontsize=9)
+    if diffs:
+        ax = axes[0][1]
+        for y, diff in enumerate(diffs):
+            err = [[abs(diff.d - diff.lo)], [abs(diff.hi - diff.d)]] if np.isfinite([diff.lo, diff.hi]).all() else None
+            ax.errorbar([diff.d], [y], xerr=err, fmt="o", capsize=3, color="tab:red" if diff.p < 0.05 else "black")
+        ax.axvline(0, color="gray", ls="--", lw=1)
+        labels = [f"{x.metric.removeprefix('retrieval/')} ({x.b} - {x.a}), p={x.p:.3f}" for x in diffs]
+        ax.set_yticks(range(len(diffs)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title("paired differences B - A (95% interval)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(path, fig)
