@@ -4,10 +4,14 @@
 #   bash benchmarks/gpu_simclr.sh [OUT=/tmp/gpu_simclr]
 #   EPOCHS=200 (the schedule's length)  MINUTES=8 (stop there; a short session cannot hold 200 epochs)
 #   DATA=../shared/data/images/cifar10-jpg.tar  BATCH=512  TRAIN=50000  TEST=10000 (smaller for a smoke run)
+#   PEER_MINUTES=$MINUTES (each side of the lightly comparison; 0 skips it)
 # Writes OUT/simclr.json: epochs done, seconds per epoch, the projected time of EPOCHS epochs and
 # the kNN top-1 reached. Anchor: lightly's SimCLR ResNet-18, 200 epochs, kNN 0.847 in 87 minutes on
 # an A6000. A run cut by MINUTES has not finished its learning-rate schedule, so its kNN is a
 # lower bound of the full run's; set MINUTES past the projected time for the full figure.
+# Then the same SimCLR beside lightly's (benchmarks/peer_ssl.py, needs pip install -e '.[peers]'): both
+# sides ResNet-18 with the 32 px stem, PEER_MINUTES each, one after the other on this GPU; writes
+# OUT/peer_simclr.json (images/s, probe and kNN top-1 with standard errors, ours / lightly).
 set -euo pipefail
 OUT=${1:-/tmp/gpu_simclr}
 PY=${PYTHON:-python}
@@ -17,6 +21,7 @@ DATA=${DATA:-../shared/data/images/cifar10-jpg.tar}
 BATCH=${BATCH:-512}
 TRAIN=${TRAIN:-50000}
 TEST=${TEST:-10000}
+PEER_MINUTES=${PEER_MINUTES:-$MINUTES}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || echo "no GPU" > "$OUT/gpu.txt"
 
@@ -46,3 +51,10 @@ result = {"epochs_done": done, "fit_seconds": fit_s, "seconds_per_epoch": per_ep
 (out / "simclr.json").write_text(json.dumps(result, indent=1))
 print(json.dumps(result, indent=1))
 EOF
+
+if [ "$PEER_MINUTES" != "0" ]; then
+  timeout $(( ${PEER_MINUTES%.*} * 120 + 600 )) $PY benchmarks/peer_ssl.py --data "$DATA" --methods simclr \
+    --encoder resnet18 --minutes "$PEER_MINUTES" --batch-size "$BATCH" --train-limit "$TRAIN" --workers 8 \
+    --probe-train "$(( TRAIN < 10000 ? TRAIN : 10000 ))" --probe-test "$TEST" --workdir "$OUT/peer" \
+    --out "$OUT/peer_simclr.json" || echo "peer_ssl failed" | tee -a "$OUT/errors.txt"
+fi

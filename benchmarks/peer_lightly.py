@@ -73,7 +73,9 @@ class Peer(L.LightningModule):
         self.schedule_steps: int | None = None  # set by FitScheduleToTime
 
     def total_steps(self) -> int:
-        return max(1, self.schedule_steps or int(self.trainer.estimated_stepping_batches))
+        if self.schedule_steps or self._trainer is None:
+            return max(1, self.schedule_steps or 1)
+        return max(1, int(self.trainer.estimated_stepping_batches))
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]

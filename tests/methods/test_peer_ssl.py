@@ -1,0 +1,50 @@
+"""benchmarks/peer_ssl.py: lightly's side of each method trains a step on the shared backbone, reads the
+recipe's knobs, and the benchmark says in one line how to get lightly when it is missing."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import peer_ssl  # noqa: E402
+
+from multiview.encoders.registry import build  # noqa: E402
+
+
+def test_without_lightly_the_benchmark_says_how_to_get_it(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "peer_lightly", None)  # import fails as without lightly
+    assert peer_ssl.main(["--out", str(tmp_path / "x.json"), "--methods", "simclr"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["peer_ssl: lightly is not installed; install it with pip install -e '.[peers]'"]
+
+
+def test_the_recipes_knobs_reach_both_sides():
+    hp, opt = peer_ssl.hyperparameters("moco")
+    assert (hp["queue_size"], hp["temperature"], hp["bn_groups"]) == (4096, 0.2, 8)
+    assert opt == {"lr": 0.003, "weight_decay": 1e-4, "warmup_fraction": 0.05}
+
+
+@pytest.mark.parametrize("method", peer_ssl.METHODS)
+def test_lightly_side_takes_a_step_on_our_backbone(method):
+    peer_lightly = pytest.importorskip("peer_lightly", reason="lightly is not installed (pip install -e '.[peers]')")
+    torch.manual_seed(0)
+    hp, opt = peer_ssl.hyperparameters(method)
+    hp = {**hp, "queue_size": 16, "proj_hidden": 32, "out_dim": 64}
+    backbone = build({"name": "small_resnet", "width": 4})
+    model = peer_lightly.MODULES[method](backbone, opt, hp)
+    transform = peer_lightly.transform(method, 32, hp)
+    images = [Image.fromarray((torch.rand(40, 40, 3) * 255).byte().numpy()) for _ in range(8)]
+    views = [torch.stack(v) for v in zip(*(transform(im) for im in images))]
+    assert all(v.min() >= 0 and v.max() <= 1 for v in views)  # [0, 1]: the backbone normalises itself
+    assert len(views) == (2 + hp["local_crops"] if method == "dino" else 2)
+    before = [p.clone() for p in backbone.parameters()]
+    loss = model.training_step((views, torch.zeros(8), [""] * 8), 0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    torch.optim.SGD(backbone.parameters(), lr=0.1).step()
+    assert any(not torch.equal(p, b) for p, b in zip(backbone.parameters(), before))
