@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -89,7 +90,7 @@ def train_ours(method: str, a, run: Path) -> dict:
             "--trainer.callbacks", json.dumps([{"class_path": "peer_lightly.TrainClock",
                                                 "init_args": {"path": str(clock)}}]),
             "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",
-            "--trainer.default_root_dir", str(run), "--seed_everything", str(a.seed)]
+            "--trainer.default_root_dir", str(run), "--seed_everything", str(a.seed), *shlex.split(a.ours_args)]
     if cli(argv) != 0:
         raise SystemExit(1)  # multiview fit has printed why
     return json.loads(clock.read_text())
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probe-test", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    p.add_argument("--ours-args", default="", help="extra multiview fit options for our side, e.g. "
+                   "'--model.bn_groups 1' (MoCo's shuffle without BatchNorm groups: the keys of shuffle_bn none)")
     a = p.parse_args(argv)
     try:
         import peer_lightly  # noqa: F401
@@ -190,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     root = Path(a.workdir or tempfile.mkdtemp(prefix="peer_ssl_"))
     root.mkdir(parents=True, exist_ok=True)
-    out: dict = {"settings": {k: getattr(a, k) for k in ("data", "minutes", "encoder", "train_limit", "batch_size",
-                                                          "workers", "threads", "probe_train", "probe_test", "seed")}}
+    kept = ("data", "minutes", "encoder", "train_limit", "batch_size", "workers", "threads", "probe_train",
+            "probe_test", "seed", "ours_args")
+    out: dict = {"settings": {k: getattr(a, k) for k in kept}}
     out["settings"].update(device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                            knn={"k": 200, "temperature": 0.07}, probe="multiview eval layers, best validation layer")
     splits = None
