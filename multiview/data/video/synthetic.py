@@ -205,6 +205,14 @@ def load_manifest(folder: Path) -> dict:
     return read_json(Path(folder) / "manifest.json")
 
 
+HELD_OUT = 64  # SyntheticAV's default val_clips
+
+
+def world_size(n_clips: int, val_clips: int | None) -> int:
+    """Clips to generate: ``n_clips``, plus the held-out clips asked for beyond :data:`HELD_OUT`."""
+    return n_clips + max(0, (val_clips or 0) - HELD_OUT)
+
+
 @documented
 class SyntheticAV(VideoFolderDataModule):
     """The embedded default: the synthetic world, generated on first use and indexed like any folder.
@@ -216,7 +224,10 @@ class SyntheticAV(VideoFolderDataModule):
         n_clips: clips in the world.
         world_seed: seed of the world (what each clip shows and sounds like).
         duration: seconds per clip.
-        val_clips: clips held out for evaluation (the last ones by file name).
+        val_clips: clips held out for evaluation (the last ones by file name). Beyond the default
+            64, each further held-out clip is added to the world (``n_clips`` grows by
+            ``val_clips - 64``), so a bigger held-out set for a study (``--data.val_clips 256``)
+            leaves training its ``n_clips - 64`` clips. Clip ``i`` is the same in a world of any size.
         clips_per_video: training samples drawn from each clip per epoch.
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
@@ -224,13 +235,13 @@ class SyntheticAV(VideoFolderDataModule):
     """
 
     def __init__(self, n_clips: int = 384, world_seed: int = 0, duration: float = 3.0,
-                 val_clips: int = 64, frame_size: int = 64, sample_rate: int = 16000,
+                 val_clips: int = HELD_OUT, frame_size: int = 64, sample_rate: int = 16000,
                  audio_seconds: float = 1.0, clips_per_video: int = 4, batch_size: int = 64,
                  num_workers: int = 2, seed: int = 0, frames: int = 1, fps: float | None = None):
         super().__init__("", frames=frames, fps=fps, frame_size=frame_size, sample_rate=sample_rate,
                          audio_seconds=audio_seconds, clips_per_video=clips_per_video, val_clips=val_clips,
                          batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.world = WorldConfig(n_clips=n_clips, seed=world_seed, duration=duration,
+        self.world = WorldConfig(n_clips=world_size(n_clips, val_clips), seed=world_seed, duration=duration,
                                  size=self.spec.frame_size, sample_rate=self.spec.sample_rate)
 
     def prepare_data(self) -> None:
