@@ -103,3 +103,53 @@ def test_word_vectors_export_as_word2vec_and_keyed_vectors(tmp_path):
 def test_export_of_missing_run_is_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.pt")]) == 2
     assert capsys.readouterr().err.strip() == f"multiview: error: export: {tmp_path / 'nope'} does not exist"
+
+
+LOAD_WITHOUT_MULTIVIEW = """
+import json, sys
+sys.modules["multiview"] = None  # `import multiview` fails in this process
+card, x_path, out_path = sys.argv[1:4]
+import torch
+scope = {"x": torch.load(x_path, weights_only=True)}
+with torch.no_grad():
+    exec("\\n".join(json.load(open(card))["load"]), scope)  # the card's three lines
+torch.save(scope["features"], out_path)
+"""
+
+
+@pytest.mark.parametrize("which", ["frame", "audio"])
+def test_small_resnet_and_audio_encoders_load_without_multiview(tmp_path, which):
+    """The card's three lines, run where multiview cannot be imported, give the suite's features."""
+    import subprocess
+    import sys
+
+    from multiview.methods.cmc import CMC
+
+    run = tmp_path / "cmc_small" / "20260102-090000"
+    args = {"views": ["frame", "audio"], "encoders": {"frame": {"name": "small_resnet", "width": 8},
+                                                      "audio": {"width": 8}}, "proj_dim": 16}
+    torch.manual_seed(0)
+    model = CMC(**args).eval()
+    perturb_batch_norms(model)
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"class_path": "multiview.methods.cmc.CMC",
+                                                               "init_args": args}}))
+    torch.save({"state_dict": model.state_dict()}, run / "checkpoints" / "last.ckpt")
+    out = tmp_path / "export" / f"{which}.pt"
+    out.parent.mkdir()
+    assert main(["export", str(run), "--encoder", which, "--out", str(out)]) == 0
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(3, 3, 40, 56, generator=g) if which == "frame" else 0.1 * torch.randn(3, 24000, generator=g)
+    torch.save(x, tmp_path / "x.pt")
+    script = tmp_path / "load.py"
+    script.write_text(LOAD_WITHOUT_MULTIVIEW)
+    # -I: no PYTHONPATH, no user site, not the current folder; run from the export folder (the card's paths)
+    done = subprocess.run([sys.executable, "-I", str(script), out.with_suffix(".json").name, str(tmp_path / "x.pt"),
+                           str(tmp_path / "y.pt")], cwd=out.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with torch.no_grad():
+        ours = model.encoders()[which](x)
+    theirs = torch.load(tmp_path / "y.pt", weights_only=True)
+    assert ours.std() > 0.01 and (ours - theirs).abs().max() < 1e-6
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["load"]) == 3 and card["program"] == f"{which}.pt2"
