@@ -29,6 +29,14 @@ def sample_indices(batch) -> str:
     return f"samples [{listed}{', ...' if len(values) > MAX_LISTED else ''}]"
 
 
+def non_finite_inputs(batch) -> list[str]:
+    """The keys of ``batch`` whose float tensors hold NaN or inf: the data, not the optimiser, is at fault."""
+    if not isinstance(batch, dict):
+        return []
+    return [k for k, v in batch.items()
+            if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
 class StopOnNonFinite(Callback):
     """Raise :class:`NonFiniteWeights` (one line, exit status 2) on a NaN or infinite training loss."""
 
@@ -52,6 +60,9 @@ class StopOnNonFinite(Callback):
         value = float(loss.detach().float()) if torch.is_tensor(loss) else float(loss)
         if math.isfinite(value):
             return
+        bad = non_finite_inputs(self._batch)
+        advice = (f"the batch's {', '.join(bad)} hold NaN or inf values: check those samples' files" if bad
+                  else "lower --model.lr, or check those samples")
         raise NonFiniteWeights(f"step {trainer.global_step} (epoch {trainer.current_epoch}): the training loss is "
                                f"{value} on {sample_indices(self._batch)}; the run is stopped and its checkpoints "
-                               "keep the last finite weights (lower --model.lr, or check those samples)")
+                               f"keep the last finite weights ({advice})")

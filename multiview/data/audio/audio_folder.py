@@ -168,15 +168,20 @@ def read_any(path: str | Path, seconds: float | None = None, cap: float = MAX_SE
     """An audio file as float32 mono: soundfile where libsndfile reads it (WAV of any sample
     format, FLAC, OGG, MP3, AIFF...), else PyAV (AAC, M4A, Opus in MP4/WebM...). At most ``cap``
     seconds are decoded (:data:`MAX_SECONDS`); with ``seconds``, only the centred window. Raises
-    :class:`UserError` (one line naming the file) for anything it cannot read."""
+    :class:`UserError` (one line naming the file) for anything it cannot read, and for samples
+    that are NaN or infinite (a folder reader skips and counts the file)."""
     from multiview.data.media import READ_ERRORS
 
     try:
-        return read_soundfile(path, seconds, cap)
+        x, rate = read_soundfile(path, seconds, cap)
     except UserError:
         raise
     except READ_ERRORS:  # libsndfile cannot read it (or its header lies): FFmpeg may
-        return read_pyav(path, seconds, cap)
+        x, rate = read_pyav(path, seconds, cap)
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:  # a float WAV can hold NaN or inf: one such clip would turn the training loss to NaN
+        raise UserError(f"{path}: {bad} of its {len(x)} samples are NaN or infinite; expected finite audio")
+    return x, rate
 
 
 def fix_length(x: torch.Tensor, n: int) -> torch.Tensor:
