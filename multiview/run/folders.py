@@ -2,7 +2,8 @@
 
 :func:`new_run_folder` creates ``RUNS/<recipe>/<timestamp>`` exclusively; a second run started in
 the same second gets ``<timestamp>-2`` (then ``-3``, ...). The processes a multi-GPU run launches
-inherit the folder through ``MULTIVIEW_RUN_DIR`` instead of making their own.
+inherit the folder through ``MULTIVIEW_RUN_DIR`` instead of making their own. A command that fails
+before the run's config is written there removes the folder again (:func:`remove_empty_folders`).
 :func:`config_name` is ``config.yaml`` for a new run and ``config-resume-N.yaml`` for the N-th
 resume of a run folder that already has one.
 """
@@ -10,10 +11,12 @@ resume of a run folder that already has one.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 ENV = "MULTIVIEW_RUN_DIR"
+_created: list[Path] = []
 
 
 def new_run_folder(parent: Path, stamp: str | None = None) -> Path:
@@ -29,8 +32,23 @@ def new_run_folder(parent: Path, stamp: str | None = None) -> Path:
         except FileExistsError:
             continue
         os.environ[ENV] = str(folder)
+        _created.append(folder)
         return folder
     raise FileExistsError(f"{parent}: no free run folder name for {stamp}")
+
+
+def remove_empty_folders() -> None:
+    """Remove the run folders this process created that hold no run: no ``config.yaml``, checkpoint
+    or metrics yet (at most a lock and an empty TensorBoard file), and their parent if then empty."""
+    while _created:
+        folder = _created.pop()
+        if any((folder / name).exists() for name in ("config.yaml", "checkpoints", "metrics.json")):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.parent.rmdir()  # only an empty folder goes
+        except OSError:
+            pass
 
 
 def config_name(run_dir: Path, resuming: bool) -> str:
