@@ -119,7 +119,7 @@ def test_runs_lists_finished_resumable_interrupted_then_compares(tiny_run, monke
     print(out)
     rows = {line.split()[-1]: line.split() for line in out.splitlines()[2:]}
     assert rows["quickstart/20260101-120000"][:4] == ["quickstart", "CMC", "SyntheticAV", "2026-01-01"]
-    assert rows["quickstart/20260101-120000"][5:7] == ["finished", "retrieval/audio_to_frame/R@1"]
+    assert rows["quickstart/20260101-120000"][5:7] == ["finished", "retrieval/frame_to_audio/R@1"]
     assert rows["quickstart/20260101-130000"][5:7] == ["resumable", "-"]
     assert rows["cmc_av/20260101-140000"][5:7] == ["interrupted", "-"]
 

@@ -140,7 +140,8 @@ def test_val_split_is_stable_when_the_folder_grows():
     train, val = split_records(recs, 0.2, val_clips=7)  # a fixed count overrides the fraction
     assert len(val) == 7 and len(train) == 43 and val == split_records(recs, 0.0, val_clips=7)[1]
     with pytest.raises(UserError, match="val_clips"):
-        split_records(recs, 0.1, val_clips=50)
+        split_records(recs, 0.1, val_clips=-1)
+    assert len(split_records(recs, 0.1, val_clips=50)[1]) == 10  # more than half the folder: a fifth
 
 
 @pytest.mark.slow

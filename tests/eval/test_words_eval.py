@@ -126,6 +126,12 @@ def test_eval_words_cli(tmp_path, gensim_lee_vectors, shared_data, capsys):
     sets = {p.stem.lower() for p in (shared_data / "text" / "word-sim").glob("*.txt")}
     assert {f"sim/{s}/oov" for s in sets} <= set(metrics)
     assert metrics["sim/en-ws-353-all/spearman"] == pytest.approx(metrics["sim/ws353/spearman"])
+    assert metrics["headline"] == "sim/ws353/spearman"  # as the end-of-fit WordsReport declares
+    run = tmp_path / "run"  # vectors inside a run folder: words.json is written there without --out
+    run.mkdir()
+    (run / "config.yaml").write_text("model: {}\n")
+    assert words_command.main(["--vectors", str(save_word2vec(run / "vectors.bin", words, vectors))]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((run / "eval" / "words" / "words.json").read_text())
     with pytest.raises(UserError, match="no such file"):
         words_command.main(["--vectors", str(tmp_path / "none.bin")])
     (tmp_path / "bad.txt").write_text("not a header\nx 1 2\n")

@@ -23,6 +23,7 @@ from multiview.core import cache as cache_store
 from multiview.core.errors import UserError
 from multiview.data.loader import ResumableBatches
 from multiview.data.media import READ_ERRORS, Skipped, reason
+from multiview.data.splits import held_out_fifth
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -56,7 +57,7 @@ def list_split(root: Path, split: str, classes: list[str] | None = None) -> tupl
             continue
         found = sorted(p for p in (base / name).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if base == root:  # flat folder: deterministic 4:1 split
-            found = [p for i, p in enumerate(found) if (i % 5 == 4) == (split == "test")]
+            found = [p for i, p in enumerate(found) if held_out_fifth(i, len(found)) == (split == "test")]
         files += found
         labels += [c] * len(found)
     if not files:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from multiview.core.errors import UserError
 from multiview.data.loader import ResumableBatches
-from multiview.data.splits import split_records
+from multiview.data.splits import check_held_out, split_records
 from multiview.data.video.clips import POSITIONS, ClipDataset, _choice
 from multiview.data.video.index import load_index, resolve_index
 from multiview.data.video.layouts import find_layout, records_root
@@ -37,8 +37,10 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
         index: an index file from ``multiview data index``, or a folder of videos.
         clips_per_video: training clips drawn from each video per epoch.
         positions: where training clips sit: "random" (drawn from (seed, epoch, index)) or "uniform".
-        val_fraction: share of the videos held out, chosen by a hash of their path.
-        val_clips: hold out exactly this many videos (the last in path order) instead.
+        val_fraction: share of the videos held out, chosen by a hash of their path (per class
+            where the videos are labelled).
+        val_clips: hold out this many videos (the last in path order, per class where labelled)
+            instead; at most half the folder (more holds out a fifth of it, with a note).
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
         seed: seed of the clip positions and of the training order.
@@ -87,6 +89,8 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
             raise UserError(f"data.index: {self.index} gives {len(self.train_set)} training clips "
                             f"({len(self.train_set.excluded)} videos without usable audio skipped); "
                             f"need at least data.batch_size={self.batch_size}")
+        if self.val_clips != 0 and (self.val_clips is not None or self.val_fraction > 0):
+            check_held_out(len(self.val_set), f"held-out clips (of {len(records)} videos)")
 
     def _loader(self, dataset: ClipDataset, train: bool) -> DataLoader:
         # workers are spawned: a process that has decoded with decord can deadlock the children it forks

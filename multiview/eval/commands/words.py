@@ -1,4 +1,9 @@
-"""``multiview eval words``: analogies and word similarity of word vectors, with baselines."""
+"""``multiview eval words``: analogies and word similarity of word vectors, with baselines.
+
+Writes ``words.json`` (the figures, with their ``headline`` as the end-of-fit
+:class:`~multiview.eval.reports.WordsReport` declares it) to ``RUN/eval/words`` when the vectors
+lie in a run folder, else ``$MULTIVIEW_HOME/runs/eval/<vectors' name>/words``, or to ``--out``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ from multiview.core.errors import UserError
 from multiview.core.io import write_json
 from multiview.data.text.word_vectors import load_word2vec
 from multiview.eval.commands import EVAL
+from multiview.eval.core.checkpoint import eval_dir
 from multiview.eval.metrics.words import SHARED_WORD_SIM, evaluate_vectors
+from multiview.eval.reports.base import pick_headline
+from multiview.eval.reports.words import WordsReport
 
 HELP = EVAL["words"].help
 
@@ -44,7 +52,8 @@ def main(argv: list[str]) -> int:
                         help="folder of *.txt similarity sets (default: <data folder>/text/word-sim)")
     parser.add_argument("--questions", default=None, help="analogies (default: gensim's questions-words.txt)")
     parser.add_argument("--restrict-vocab", type=int, default=300000)
-    parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--out", default=None,
+                        help="JSON file (default: RUN/eval/words/words.json for vectors in a run folder)")
     parser.add_argument("--baselines", default="", help="comma-separated subset of random_init,ppmi_svd")
     parser.add_argument("--corpus", default="", help="corpus of the PPMI-SVD baseline (default: the run's)")
     args = parser.parse_args(argv)
@@ -57,8 +66,10 @@ def main(argv: list[str]) -> int:
     for name, (b_words, b_vectors) in baselines(args, words, vectors).items():
         scores = evaluate_vectors(b_words, b_vectors, args.word_sim, questions, args.restrict_vocab)
         metrics.update({f"baseline/{name}/{k}": v for k, v in scores.items()})
-    if args.out:
-        write_json(args.out, metrics)
+    metrics["headline"] = pick_headline(WordsReport.headline, metrics)
+    out = Path(args.out) if args.out else eval_dir(args.vectors, "words") / "words.json"
+    write_json(out, metrics)
     json.dump(metrics, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
+    print(f"wrote {out}", file=sys.stderr)
     return 0

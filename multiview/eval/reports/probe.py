@@ -10,12 +10,17 @@ module (what ``--data run`` reads) with the same defaults. ``multiview eval prob
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import numpy as np
+
+from multiview.core.errors import UserError
+from multiview.eval.core.bootstrap import with_accuracy_intervals
 from multiview.eval.core.checkpoint import pick_encoder
 from multiview.eval.core.datasets import DEFAULTS
 from multiview.eval.core.frozen import frozen_figures
-from multiview.eval.core.run_data import run_splits
+from multiview.eval.core.run_data import labels_of, run_splits
 from multiview.eval.reports.base import Report
 
 
@@ -51,8 +56,25 @@ class ProbeReport(Report):
         encoder, modality = pick_encoder(model.encoders(), self.encoder, type(model).__name__)
         train, val, test, classes = run_splits(trainer.datamodule, modality, self.val_fraction, self.seed,
                                                self.train_limit, self.test_limit)
-        return frozen_figures(list(self.kinds), encoder, (train, val, test), len(classes), self.layer,
-                              self.spatial, self.seed)
+        check_scorable(labels_of(train), labels_of(test), classes)
+        figures = frozen_figures(list(self.kinds), encoder, (train, val, test), len(classes), self.layer,
+                                 self.spatial, self.seed)
+        return with_accuracy_intervals(figures, seed=self.seed)  # bootstrap over the test samples
+
+
+def check_scorable(train_y: np.ndarray, test_y: np.ndarray, classes: list[str]) -> None:
+    """Refuse a probe whose held-out samples are all of classes absent from training (it would
+    score 0.0 by construction); name the unseen classes where only some are."""
+    unseen = sorted(set(np.unique(test_y).tolist()) - set(np.unique(train_y).tolist()))
+    if not unseen:
+        return
+    names = ", ".join(classes[c] if 0 <= c < len(classes) else str(c) for c in unseen[:5])
+    share = f"{int(np.isin(test_y, unseen).sum())} of {len(test_y)} held-out samples"
+    if len(unseen) == len(np.unique(test_y)):
+        raise UserError(f"cannot score: the {len(test_y)} held-out samples are all of classes that training "
+                        f"never shows ({names}); hold out videos of the training classes")
+    print(f"probe report: {share} are of classes training never shows ({names}); they count as errors",
+          file=sys.stderr)
 
 
 class KNNReport(ProbeReport):
