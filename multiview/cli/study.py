@@ -152,14 +152,18 @@ def execute(todo: list[Run], out: Path, executor: str, jobs: int, slurm: dict) -
         params.update(slurm_partition=slurm["partition"], gpus_per_node=slurm["gpus"], cpus_per_task=slurm["cpus"],
                       slurm_array_parallelism=max(1, jobs), name="multiview-study")
     ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
-    submitted = [(r, ex.submit(run_one, r.command(), str(r.folder))) for r in todo]
+    # Slurm: one job array, at most ``jobs`` running; locally: ``jobs`` processes at a time
+    waves = [todo] if executor == "slurm" else [todo[k:k + max(1, jobs)] for k in range(0, len(todo), max(1, jobs))]
     codes = {}
-    for r, job in submitted:
-        try:
-            codes[r] = int(job.result())
-        except Exception as e:  # the job itself failed (killed, out of time): its log says why
-            print(f"{r.folder.name}: job failed ({' '.join(str(e).split())[:200]})", file=sys.stderr)
-            codes[r] = 1
+    for wave in waves:
+        with ex.batch():
+            jobs_of = [(r, ex.submit(run_one, r.command(), str(r.folder))) for r in wave]
+        for r, job in jobs_of:
+            try:
+                codes[r] = int(job.result())
+            except Exception as e:  # the job itself failed (killed, out of time): its log says why
+                print(f"{r.folder.name}: job failed ({' '.join(str(e).split())[:200]})", file=sys.stderr)
+                codes[r] = 1
     return codes
 
 
