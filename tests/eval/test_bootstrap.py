@@ -14,6 +14,7 @@ from multiview.eval.core.bootstrap import (
     interval,
     paired_difference,
     statistic,
+    with_accuracy_intervals,
 )
 
 
@@ -86,3 +87,13 @@ def test_a_real_difference_is_detected_and_pairing_narrows_the_interval():
     assert hi - lo < 0.8 * unpaired  # what the queries share cancels
     d, lo, hi, p = paired_difference("median_rank", a + 1, a + 1, 200, 0)
     assert (d, lo, hi, p) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_probe_and_knn_accuracies_get_intervals_over_the_test_samples():
+    figures = {"probe/top1": 0.3, "probe/random_init/top1": 0.25, "probe/val_top1": 0.4, "probe/chance/top1": 0.1,
+               "probe/majority/top1": 0.2, "probe/n_test": 400.0, "knn/top1": 0.5, "knn/n_test": 100.0}
+    out = with_accuracy_intervals(figures, 1000, 0)
+    assert set(out) - set(figures) == {f"{k}_{e}" for k in ("probe/top1", "probe/random_init/top1", "knn/top1")
+                                       for e in ("lo", "hi")}
+    assert out["probe/top1_hi"] - out["probe/top1_lo"] == pytest.approx(binomial_width(0.3, 400), rel=0.15)
+    assert out["knn/top1_hi"] - out["knn/top1_lo"] == pytest.approx(binomial_width(0.5, 100), rel=0.15)

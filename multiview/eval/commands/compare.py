@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from multiview.core.errors import UserError
 from multiview.core.io import write_json
+from multiview.eval.core.bootstrap import format_interval, with_accuracy_intervals
 from multiview.eval.core.plots import plot_bars
 
 BASELINES = ("random_init", "hand_designed", "supervised")
@@ -87,7 +88,8 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str) 
     splits (the end-of-fit reports' function: with ``--data run`` and the defaults, the figures the
     run's report wrote). With ``--repeats N`` the splits are drawn N times (seeds
     ``seed .. seed + N - 1``) and each figure is the mean, with its standard deviation beside it
-    (``..._std``)."""
+    (``..._std``). Each test top-1 gets a bootstrap 95% interval over the test samples
+    (``..._lo`` / ``..._hi``, :func:`~multiview.eval.core.bootstrap.with_accuracy_intervals`)."""
     from multiview.eval.core.checkpoint import eval_dir, load_encoder
     from multiview.eval.core.datasets import data_tag, eval_splits
     from multiview.eval.core.frozen import frozen_figures
@@ -117,11 +119,13 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str) 
         results[key] = float(np.mean(values))
         if args.repeats > 1 and key.endswith("top1") and "/majority/" not in key and "/chance/" not in key:
             results[f"{key}_std"] = float(np.std(values))
+    results = with_accuracy_intervals(results, seed=base_seed)
     names = {"ssl" if k == f"{kind}/top1" else k.split("/")[1]: k for k in results
              if k.endswith("/top1") and k.split("/")[1] not in ("chance", "majority")}
     for n, k in names.items():
         spread = f" +- {results[k + '_std']:.4f}" if args.repeats > 1 else ""
-        print(f"  {n:<13} test top-1 {results[k]:.4f}{spread}  (val {results[k.replace('/top1', '/val_top1')]:.4f}, "
+        top1 = format_interval(results[k], results[f"{k}_lo"], results[f"{k}_hi"])
+        print(f"  {n:<13} test top-1 {top1}{spread}  (val {results[k.replace('/top1', '/val_top1')]:.4f}, "
               f"dim {int(results[k.replace('/top1', '/dim')])})", flush=True)
     out = Path(args.out) if args.out else eval_dir(args.checkpoint, kind, data_tag(args, modality))
     write_json(out / f"{kind}.json", results)

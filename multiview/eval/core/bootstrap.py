@@ -113,3 +113,16 @@ def format_interval(value: float, lo: float, hi: float) -> str:
     if max(abs(value), abs(lo), abs(hi)) >= 2:
         return f"{value:.1f} [{lo:.1f}, {hi:.1f}]"
     return f"{value:.3f} [{lo:.2f}, {hi:.2f}]"
+
+
+def with_accuracy_intervals(figures: dict[str, float], n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
+    """``figures`` of :func:`~multiview.eval.core.frozen.frozen_figures` with a bootstrap 95%
+    interval over the test samples (``<kind>/n_test``) beside every representation's test top-1:
+    ``probe/top1_lo``, ``probe/random_init/top1_hi``, ... (chance and majority have none)."""
+    out = dict(figures)
+    for key, value in figures.items():
+        kind, *rest = key.split("/")
+        if rest[-1:] != ["top1"] or rest[:1] in (["chance"], ["majority"]) or f"{kind}/n_test" not in figures:
+            continue
+        out[f"{key}_lo"], out[f"{key}_hi"] = accuracy_interval(value, int(figures[f"{kind}/n_test"]), n_boot, seed)
+    return out
