@@ -18,7 +18,7 @@ from multiview.run.checkpoints import AtomicCheckpointIO, ResumeAtEpochStart, re
 from multiview.run.finite import StopOnNonFinite
 from multiview.run.quiet import QuietFit
 from multiview.run.signals import SaveOnInterrupt
-from multiview.run.time_budget import FitScheduleToTime
+from multiview.run.time_budget import FitScheduleToTime, ReportsInBudget
 
 
 class RequireTrainingBatches(Callback):
@@ -44,7 +44,7 @@ class RequireTrainingBatches(Callback):
 
 def default_callbacks() -> list:
     return [QuietFit(), SaveOnInterrupt(), ResumeAtEpochStart(), RequireTrainingBatches(), StopOnNonFinite(),
-            FitScheduleToTime()]
+            FitScheduleToTime(), ReportsInBudget()]
 
 
 def with_atomic_checkpoints(plugins) -> list:

@@ -6,12 +6,15 @@ either stop short of the budget or be cut off in the middle. :class:`FitSchedule
 the step rate as training goes and keeps the method's ``schedule_steps`` (the length of its
 warmup-cosine schedule, :meth:`multiview.methods.base.Method.total_steps`) at the steps that fit
 in the time left; training stops at that step, a moment before the budget. A resumed run carries
-on from the schedule length and elapsed time its checkpoint saved.
+on from the schedule length and elapsed time its checkpoint saved. :class:`ReportsInBudget` keeps
+part of the budget for the end-of-fit reports and shows their progress.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import time
 from typing import Any
 
 import lightning as L
@@ -74,3 +77,92 @@ class FitScheduleToTime(Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.schedule_steps = state_dict.get("schedule_steps")
+
+
+def end_of_fit_reports(trainer: L.Trainer) -> list[Callback]:
+    """The trainer's end-of-fit reports (:class:`multiview.eval.reports.base.Report`: a ``compute``)."""
+    return [c for c in trainer.callbacks if callable(getattr(c, "compute", None)) and hasattr(c, "name")]
+
+
+class ReportsInBudget(Callback):
+    """``--trainer.max_time`` bounds the whole fit, its end-of-fit reports included.
+
+    A fit with reports and a time budget first keeps ``share`` of it for them (Lightning's Timer is
+    shortened; :class:`FitScheduleToTime` fits the schedule to what is left) and says so before
+    training starts. The first validation, a pass over the held-out set, measures what a report
+    costs: each is taken as ``passes`` such passes (the trained encoder, the random-init baseline,
+    figures and plots), plus one for the validation after the last step, and the training share is
+    set again from that. Each report prints a line
+    when it starts and how long it took; a report whose turn comes after the budget is spent is
+    skipped with one line.
+
+    Args:
+        share: share of ``max_time`` kept for the reports until the held-out pass is measured.
+        passes: held-out passes a report is taken to cost.
+        most: largest share of ``max_time`` the reports may keep.
+    """
+
+    def __init__(self, share: float = 0.25, passes: float = 3.0, most: float = 0.8):
+        self.share, self.passes, self.most = share, passes, most
+        self.deadline: float | None = None
+        self.timer: Timer | None = None
+        self.budget = 0.0
+        self._val_start: float | None = None
+        self._measured = False
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage != "fit" or not trainer.is_global_zero:
+            return
+        for report in end_of_fit_reports(trainer):
+            if not getattr(report.on_fit_end, "_in_budget", False):
+                report.on_fit_end = self._timed(report, report.on_fit_end)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        reports = end_of_fit_reports(trainer)
+        if timer is None or timer._duration is None or not reports or self.deadline is not None:
+            return
+        self.timer, self.budget = timer, timer._duration
+        self.deadline = time.monotonic() + max(0.0, timer.time_remaining() or 0.0)
+        names = ", ".join(r.name for r in reports)
+        self._keep(trainer, self.share * self.budget, f"time budget {self.budget:.0f} s (--trainer.max_time): ",
+                   f"for the end-of-fit reports ({names}) until a held-out pass is timed")
+
+    def _keep(self, trainer: L.Trainer, kept: float, head: str, tail: str) -> None:
+        kept = min(kept, self.most * self.budget)
+        self.timer._duration = self.budget - kept
+        if trainer.is_global_zero:
+            print(f"{head}training stops at {self.timer._duration:.0f} s, {kept:.0f} s are kept {tail}",
+                  file=sys.stderr, flush=True)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.timer is not None and not self._measured and not trainer.sanity_checking:
+            self._val_start = time.monotonic()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._val_start is None or self._measured:
+            return
+        self._measured, seconds = True, time.monotonic() - self._val_start
+        # and one more: the validation that follows the last training step
+        kept = (self.passes * len(end_of_fit_reports(trainer)) + 1) * seconds
+        kept = trainer.strategy.broadcast(kept, src=0)  # every process stops at the same time
+        self._keep(trainer, kept, f"a held-out pass took {seconds:.1f} s: ", "for the end-of-fit reports")
+
+    def _timed(self, report: Callback, on_fit_end):
+        def run(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            if trainer.interrupted or not trainer.is_global_zero:
+                return on_fit_end(trainer, pl_module)
+            left = None if self.deadline is None else self.deadline - time.monotonic()
+            if left is not None and left <= 0:
+                print(f"{report.name} report: skipped, the time budget is spent "
+                      "(multiview eval computes it from the run folder)", file=sys.stderr, flush=True)
+                return None
+            print(f"{report.name} report: computing" + (f" ({left:.0f} s of the budget left)" if left else "")
+                  + " ...", file=sys.stderr, flush=True)
+            start = time.monotonic()
+            on_fit_end(trainer, pl_module)
+            print(f"{report.name} report: done in {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
+            return None
+
+        run._in_budget = True
+        return run
