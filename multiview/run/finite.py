@@ -10,6 +10,7 @@ indices (``batch["index"]`` where the data gives one). The checkpoint IO
 from __future__ import annotations
 
 import math
+import os
 
 import lightning as L
 import torch
@@ -60,9 +61,17 @@ class StopOnNonFinite(Callback):
         value = float(loss.detach().float()) if torch.is_tensor(loss) else float(loss)
         if math.isfinite(value):
             return
+        kept = ("its checkpoints keep the last finite weights" if saved_checkpoint(trainer)
+                else "no checkpoint had been written yet")
         bad = non_finite_inputs(self._batch)
         advice = (f"the batch's {', '.join(bad)} hold NaN or inf values: check those samples' files" if bad
                   else "lower --model.lr, or check those samples")
         raise NonFiniteWeights(f"step {trainer.global_step} (epoch {trainer.current_epoch}): the training loss is "
-                               f"{value} on {sample_indices(self._batch)}; the run is stopped and its checkpoints "
-                               f"keep the last finite weights ({advice})")
+                               f"{value} on {sample_indices(self._batch)}; the run is stopped and {kept} "
+                               f"({advice})")
+
+
+def saved_checkpoint(trainer: L.Trainer) -> bool:
+    """Whether a checkpoint callback of ``trainer`` has written a file that is still there."""
+    paths = [getattr(cb, k, "") for cb in trainer.checkpoint_callbacks for k in ("last_model_path", "best_model_path")]
+    return any(p and os.path.isfile(p) for p in paths)

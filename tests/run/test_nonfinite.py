@@ -22,6 +22,9 @@ def test_diverging_quickstart_stops_with_one_line(tmp_path, capsys):
     assert "the training loss is nan" in err[0] or "the training loss is inf" in err[0]
     assert "on samples [" in err[0]
     assert not (run / "metrics.json").exists()  # no report from NaN embeddings
+    saved = list((run / "checkpoints").glob("*.ckpt")) if (run / "checkpoints").exists() else []
+    assert ("keep the last finite weights" in err[0]) == bool(saved), (err[0], saved)  # said only when true
+    assert bool(saved) or "no checkpoint had been written yet" in err[0]
     for ckpt in (run / "checkpoints").glob("*.ckpt") if (run / "checkpoints").exists() else []:
         state = torch.load(ckpt, weights_only=True)["state_dict"]
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
