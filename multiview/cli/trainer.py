@@ -25,7 +25,9 @@ from lightning.pytorch.cli import LightningCLI
 from multiview.core import paths
 from multiview.methods.base import Method
 from multiview.run import defaults
-from multiview.run.folders import config_name, new_run_folder
+from multiview.run.checkpoints import require_safe
+from multiview.run.folders import config_name, logs_into, new_run_folder
+from multiview.run.lock import RunFolderLock
 from multiview.run.quiet import silence_inapplicable
 from multiview.run.signals import SaveOnInterrupt  # noqa: F401  (kept importable from here)
 from multiview.run.tensorboard import LearningRateLogger, log_report
@@ -44,6 +46,8 @@ class MultiviewCLI(LightningCLI):
             trainer.logger = [Namespace(class_path="multiview.run.csv_logger.ResumableCSVLogger", init_args=where),
                               Namespace(class_path="lightning.pytorch.loggers.TensorBoardLogger",
                                         init_args=where.clone())]
+        logs_into(trainer.logger, trainer.default_root_dir)  # a moved run's saved config names its old folder
+        require_safe(cfg.get("ckpt_path"))
         if "weights_only" in cfg and cfg.weights_only is None:
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
         data = cfg.get("data")
@@ -64,6 +68,8 @@ class MultiviewCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def before_fit(self) -> None:
+        if self.trainer.is_global_zero:  # one fit per run folder (refused in one line), released when it ends
+            self.trainer.callbacks.append(RunFolderLock(self.trainer.default_root_dir).acquire())
         cfg = self.config_init[self.subcommand]
         cfg["ckpt_path"] = defaults.resolve_ckpt_path(cfg.get("ckpt_path"), self.trainer)
         silence_inapplicable(self.model, self.datamodule, resuming=bool(cfg["ckpt_path"]))

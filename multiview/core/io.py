@@ -1,11 +1,14 @@
 """Atomic file output and safe checkpoint reading.
 
 Every file the suite writes goes through here: written to a temporary file in the same folder,
-flushed, then renamed over the target, so a run stopped mid-write never leaves a torn file.
+flushed, then renamed over the target, so a run stopped mid-write never leaves a torn file. A
+write that fails because the disk is full or the folder is read-only removes its temporary file
+and ends in one line naming the path (:class:`~multiview.core.errors.UserError`), the old file kept.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -16,26 +19,49 @@ from typing import Any
 
 import torch
 
+from multiview.core.errors import UserError
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 _UMASK_LOCK = threading.Lock()
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Call ``write(fileobj)`` on a temporary file, then rename it to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output file follows the umask
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        cause = os_error(e)
+        if cause is not None and cause.errno in FULL:
+            raise UserError(f"{path}: not written: the disk is full ({cause.strerror}); "
+                            "nothing was half-written, the previous file is kept") from None
+        if cause is not None and cause.errno in READ_ONLY:
+            raise UserError(f"{path}: not written: {path.parent} is read-only ({cause.strerror})") from None
         raise
     fsync_dir(path.parent)
     return path
+
+
+def os_error(error: BaseException | None) -> OSError | None:
+    """The OSError behind ``error`` (torch.save wraps a failed write in a RuntimeError), if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno is not None:
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _umask() -> int:

@@ -9,12 +9,16 @@ fsyncs the folder (:func:`multiview.core.io.atomic_write`): a reader sees the ol
 On ``--ckpt_path last``, :func:`resolve_last` checks that the checkpoint loads (``weights_only``)
 and has finite weights, and falls back to the newest one in the folder that does.
 :class:`ResumeAtEpochStart` makes a checkpoint written at the end of an epoch resume at the start
-of the next epoch (:func:`start_next_epoch`).
+of the next epoch (:func:`start_next_epoch`), points the checkpoint callbacks' saved paths into a run
+folder that was moved (:func:`follow_moved_folder`), and drops the ``metrics.csv`` rows the stopped
+run logged after its checkpoint (:func:`resumed_step`).
 """
 
 from __future__ import annotations
 
+import pickle
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from multiview.core.errors import UserError
 from multiview.core.io import atomic_write
+from multiview.run.csv_logger import ResumableCSVLogger
 
 
 class NonFiniteWeights(UserError):
@@ -52,16 +57,39 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write(path, lambda f: torch.save(checkpoint, f))
 
 
+def load_safely(path: Path) -> Any:
+    """``torch.load`` with ``weights_only`` (memory-mapped when the file is a zip): never runs pickled code."""
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+
+
+def why_unsafe(error: Exception) -> str:
+    """What a failed :func:`load_safely` means, in a few words."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    if isinstance(error, pickle.UnpicklingError) and first.startswith("Weights only load failed"):
+        return "not a safe checkpoint: it holds pickled Python objects (loading them could run code); not loaded"
+    return f"{type(error).__name__}: {first}".strip()
+
+
 def check_loadable(path: Path) -> str | None:
-    """Why ``path`` cannot be resumed from (unreadable, not a Lightning checkpoint, non-finite), or None."""
+    """Why ``path`` cannot be resumed from (unreadable, unsafe, not a Lightning checkpoint, non-finite), or None."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        obj = load_safely(path)
     except Exception as e:  # a torn zip, a truncated file, an unsafe pickle: torch raises several types
-        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip()
+        return why_unsafe(e)
     if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict):
         return "not a Lightning checkpoint (no state_dict)"
     bad = first_non_finite(obj["state_dict"])
     return f"weight {bad!r} is not finite" if bad else None
+
+
+def require_safe(ckpt_path: str | None) -> None:
+    """Refuse, in one line, a ``--ckpt_path`` file that cannot be loaded without unpickling code."""
+    if not ckpt_path or "://" in str(ckpt_path) or not Path(ckpt_path).is_file():
+        return  # "last", "best", ... or a missing file, which Lightning names
+    try:
+        load_safely(Path(ckpt_path))
+    except Exception as e:
+        raise UserError(f"--ckpt_path {ckpt_path}: {why_unsafe(e)}") from None
 
 
 def sweep_temporaries(folder: Path) -> list[Path]:
@@ -142,9 +170,54 @@ def start_next_epoch(checkpoint: dict[str, Any]) -> bool:
     return True
 
 
+def follow_moved_folder(checkpoint: dict[str, Any], callbacks: list) -> None:
+    """Point each ``ModelCheckpoint``'s saved paths at its folder of now.
+
+    ``ModelCheckpoint`` saves its absolute ``dirpath`` and ``last_model_path``. When the run folder
+    was moved, Lightning (2.6) finds ``dirpath`` changed, keeps no ``last_model_path``, takes the
+    ``last.ckpt`` it finds for someone else's and writes ``last-v1.ckpt`` beside it: ``last.ckpt``
+    stays stale and eval and export read it. Paths of the old folder that exist in the new one are
+    rewritten (before the callbacks load their state), so ``last.ckpt`` is replaced as in a run never moved.
+    """
+    states = checkpoint.get("callbacks") or {}
+    for callback in callbacks:
+        state = states.get(callback.state_key)
+        if not isinstance(state, dict) or not callback.dirpath or not state.get("dirpath"):
+            continue
+        old, new = Path(state["dirpath"]), Path(callback.dirpath)
+        if old == new:
+            continue
+
+        def moved(path, old=old, new=new):
+            here = new / Path(path).name if path else None
+            return str(here) if here is not None and Path(path).parent == old and here.exists() else path
+
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            if key in state:
+                state[key] = moved(state[key])
+        if isinstance(state.get("best_k_models"), dict):
+            state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
+        state["dirpath"] = str(new)
+
+
+def resumed_step(checkpoint: dict[str, Any]) -> int:
+    """The logging step a fit resumed from ``checkpoint`` logs first (Lightning's batches that stepped)."""
+    loop = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.state_dict", {})
+    return int(loop.get("_batches_that_stepped", checkpoint.get("global_step", 0)))
+
+
 class ResumeAtEpochStart(Callback):
-    """Applies :func:`start_next_epoch` to the checkpoint a fit resumes from."""
+    """What a resumed fit repairs in the checkpoint and the run folder before it loads: the epoch's
+    counters (:func:`start_next_epoch`), a moved folder (:func:`follow_moved_folder`) and the CSV
+    rows logged after the checkpoint."""
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        if trainer.state.fn == "fit":
-            start_next_epoch(checkpoint)
+        if trainer.state.fn != "fit":
+            return
+        start_next_epoch(checkpoint)
+        follow_moved_folder(checkpoint, trainer.checkpoint_callbacks)
+        if trainer.is_global_zero:
+            step = resumed_step(checkpoint)
+            for logger in trainer.loggers:
+                if isinstance(logger, ResumableCSVLogger):
+                    logger.experiment.drop_steps_from(step)

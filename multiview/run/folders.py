@@ -5,7 +5,8 @@ the same second gets ``<timestamp>-2`` (then ``-3``, ...). The processes a multi
 inherit the folder through ``MULTIVIEW_RUN_DIR`` instead of making their own. A command that fails
 before the run's config is written there removes the folder again (:func:`remove_empty_folders`).
 :func:`config_name` is ``config.yaml`` for a new run and ``config-resume-N.yaml`` for the N-th
-resume of a run folder that already has one.
+resume of a run folder that already has one. :func:`logs_into` keeps a run's own loggers in its
+folder also when the run folder was moved and its saved config names the old place.
 """
 
 from __future__ import annotations
@@ -59,3 +60,19 @@ def config_name(run_dir: Path, resuming: bool) -> str:
     while (Path(run_dir) / f"config-resume-{n}.yaml").exists():
         n += 1
     return f"config-resume-{n}.yaml"
+
+
+RUN_LOGGERS = ("multiview.run.csv_logger.ResumableCSVLogger", "lightning.pytorch.loggers.TensorBoardLogger")
+
+
+def logs_into(loggers, run_dir: str) -> None:
+    """Point the run's own loggers (those the CLI adds: ``name`` and ``version`` empty) at ``run_dir``.
+
+    A run folder's ``config.yaml`` names the folder it was written in; resumed from there after a
+    move, the logs (and the checkpoints, which follow the first logger) would go back to the old place.
+    """
+    for logger in loggers if isinstance(loggers, list) else []:
+        args = getattr(logger, "init_args", None)
+        if getattr(logger, "class_path", None) in RUN_LOGGERS and args is not None \
+                and not args.get("name") and not args.get("version"):
+            args.save_dir = run_dir
