@@ -2,10 +2,11 @@
 
 The corpus convention is gensim's ``LineSentence``: one sentence (or document) per line, lines
 longer than ``max_sentence_length`` tokens split into pieces (word2vec.c's ``MAX_SENTENCE_LENGTH``
-and gensim's 10,000). ``.bz2`` and ``.gz`` files are read transparently, line by line, so corpora
-larger than memory stream. Two ready corpora ship with gensim (``gensim/test/test_data``):
-``enwiki``, a shortened English Wikipedia dump turned into plain text once with gensim's
-``WikiCorpus`` and cached, and ``lee``, the Lee background corpus.
+and gensim's 10,000), cut while reading, in fixed-size chunks: memory stays bounded whatever the
+line lengths. ``.bz2`` and ``.gz`` files are read transparently, so corpora larger than memory
+stream. Two ready corpora ship with gensim (``gensim/test/test_data``): ``enwiki``, a shortened
+English Wikipedia dump turned into plain text once with gensim's ``WikiCorpus`` and cached, and
+``lee``, the Lee background corpus.
 
 A corpus is encoded once into word ids (a memory-mapped ``.npy`` in the cache) plus sentence end
 offsets; training then reads chunks of whole sentences from the map.
@@ -37,6 +38,8 @@ BUNDLED = {
 }
 TOKENIZERS = ("simple", "whitespace")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_LAST_SPACE = re.compile(r"\s\S*\Z")
+CHUNK_CHARS = 1 << 20  # characters read at a time
 
 
 def gensim_datapath(name: str) -> Path:
@@ -98,15 +101,45 @@ def resolve_corpus(corpus: str) -> Path:
 
 
 def iter_sentences(
-    path: str | Path, tokenizer: str = "simple", max_sentence_length: int = 10000
+    path: str | Path, tokenizer: str = "simple", max_sentence_length: int = 10000, chunk_chars: int = CHUNK_CHARS
 ) -> Iterator[list[str]]:
-    """Stream token lists from a text file, one per line, split at ``max_sentence_length``."""
+    """Stream token lists from a text file, one per line, split at ``max_sentence_length``.
+
+    The file is read ``chunk_chars`` characters at a time, never a line at a time, and a line is
+    cut into pieces as it is read (word2vec.c reads word by word and ends a sentence at
+    ``MAX_SENTENCE_LENGTH``; gensim's ``LineSentence`` cuts at 10,000): memory stays bounded by the
+    chunk and one piece whatever the line lengths (a 200 MB file without a newline peaks at a few
+    MB). A chunk is tokenized up to its last whitespace, so no word is split; a run of more than
+    ``chunk_chars`` characters without whitespace is cut there.
+    """
+    pending: list[str] = []
+
+    def pieces(end_of_line: bool):
+        full = len(pending) - len(pending) % max_sentence_length
+        for i in range(0, full, max_sentence_length):
+            yield pending[i : i + max_sentence_length]
+        del pending[:full]
+        if end_of_line and pending:
+            yield pending[:]
+            pending.clear()
+
     try:
         with _open_text(Path(path)) as f:
-            for line in f:
-                tokens = tokenize(line, tokenizer)
-                for i in range(0, len(tokens), max_sentence_length):
-                    yield tokens[i : i + max_sentence_length]
+            tail = ""
+            while True:
+                block = f.read(chunk_chars)
+                lines = (tail + block).split("\n")
+                for line in lines[:-1] if block else lines:
+                    pending += tokenize(line, tokenizer)
+                    yield from pieces(end_of_line=True)
+                if not block:
+                    return
+                tail = lines[-1]
+                space = _LAST_SPACE.search(tail)
+                cut = space.start() if space else (len(tail) if len(tail) > chunk_chars else 0)
+                pending += tokenize(tail[:cut], tokenizer)
+                tail = tail[cut:]
+                yield from pieces(end_of_line=False)
     except (OSError, EOFError, zlib.error, ValueError) as e:  # BadGzipFile, a truncated .gz or .bz2
         raise UserError(f"corpus {str(path)!r}: cannot read ({type(e).__name__}: {e})") from None
 
