@@ -1,4 +1,4 @@
-"""``multiview data audio_folder PATH_OR_TAR``: print the classes and speakers of a labelled audio folder.
+"""``multiview data audio_folder PATH_OR_TAR``: print the classes, speakers and split sizes of a labelled audio folder.
 
 FSDD's tar or any ``<class>/<file>`` folder (:mod:`multiview.data.audio.audio_folder`).
 """
