@@ -59,6 +59,14 @@ def format_table(figures: dict[str, float]) -> str:
     return format_figures(figures)
 
 
+def interval_note(figures: dict) -> str:
+    """``"  (N held-out queries: rates within about ±X at 95%)"`` where the figures count their queries."""
+    from multiview.data.splits import interval_95
+
+    n = next((v for k, v in sorted(figures.items()) if k.endswith(("/n_queries", "/n_test", "/val_samples"))), None)
+    return f"\n  ({int(n)} held-out queries: rates within about ±{interval_95(int(n)):.2f} at 95%)" if n else ""
+
+
 class Report(Callback):
     """Base of the end-of-fit reports: subclasses implement :meth:`compute`."""
 
@@ -84,7 +92,7 @@ class Report(Callback):
             return
         if figures:
             record(run_dir, figures, pick_headline(self.headline, figures))
-            print(f"\n{self.name} report:\n" + format_table(figures), flush=True)
+            print(f"\n{self.name} report:\n" + format_table(figures) + interval_note(figures), flush=True)
 
     def _not_computed(self, run_dir: Path, why: str) -> None:
         print(f"{self.name} report: {why}", file=sys.stderr)
