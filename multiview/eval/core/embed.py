@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 import torch
 import torch.nn as nn
 
+from multiview.core.errors import UserError
 from multiview.eval.core.features import device_of, to_device
 
 
@@ -54,8 +55,21 @@ def embed_loader(model: nn.Module, loader: Iterable, keep_inputs: int = 0,
     finally:
         model.train(was_training)
     result = {k: torch.cat(v) for k, v in out.items()}
+    require_finite(result, type(model).__name__)
     result.update({f"{k}_in": torch.cat(v)[:keep_inputs] for k, v in kept.items()})
     return result
+
+
+def require_finite(embeddings: dict[str, torch.Tensor], model: str) -> None:
+    """Refuse, in one line, embeddings with NaN or inf rows: every figure computed from them would
+    be a silent worst case (a NaN similarity ranks last)."""
+    for view, z in embeddings.items():
+        if view == "label" or not z.is_floating_point():
+            continue
+        bad = int((~torch.isfinite(z.reshape(len(z), -1))).any(1).sum())
+        if bad:
+            raise UserError(f"{model}: {bad} of {len(z)} {view!r} embeddings hold NaN or inf values; no figure "
+                            "is computed from them (the weights have diverged, or those inputs hold NaN)")
 
 
 def random_like(module: nn.Module, seed: int = 12345) -> nn.Module:
