@@ -76,3 +76,23 @@ def test_runs_shows_each_methods_own_headline(shared_data, tmp_path, capsys):
     for name, (key, value) in expected.items():
         assert rows[name][5:8] == ["finished", key, value], (name, rows[name])  # date and time are two words
     assert not any(w in out for w in ("majority", "random_init", "chance"))
+
+
+def test_a_finished_run_without_figures_is_not_resumable_and_no_baseline_is_a_headline(tmp_path, capsys):
+    from multiview.eval.reports import RetrievalReport
+    from multiview.eval.reports.base import record
+
+    root = tmp_path / "runs"
+    for name in ("small", "old"):
+        run = root / name / "20260101-120000"
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "config.yaml").write_text("model: {class_path: multiview.methods.cmc.CMC}\n")
+        (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    # the 11-video case: the fit ended, its report could not score
+    RetrievalReport()._not_computed(root / "small" / "20260101-120000", "not computed: retrieval needs at least 2")
+    record(root / "old" / "20260101-120000", {"probe/majority/top1": 0.129, "probe/random_init/top1": 0.2})
+    capsys.readouterr()
+    assert cli_main(["runs", str(root)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["small"][5:] == ["finished", "-", "(retrieval:", "not", "computed)", "small/20260101-120000"]
+    assert rows["old"][5:] == ["finished", "-", "old/20260101-120000"]  # no declared headline: no baseline shown
