@@ -34,6 +34,11 @@ from multiview.run.tensorboard import LearningRateLogger, log_report
 
 
 class MultiviewCLI(LightningCLI):
+    def _parse_ckpt_path(self) -> None:  # Lightning reads --ckpt_path's hyperparameters first
+        subcommand = self.config.get("subcommand")
+        require_safe(self.config[subcommand].get("ckpt_path") if subcommand else None)
+        super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         trainer = cfg.trainer
@@ -47,7 +52,6 @@ class MultiviewCLI(LightningCLI):
                               Namespace(class_path="lightning.pytorch.loggers.TensorBoardLogger",
                                         init_args=where.clone())]
         logs_into(trainer.logger, trainer.default_root_dir)  # a moved run's saved config names its old folder
-        require_safe(cfg.get("ckpt_path"))
         if "weights_only" in cfg and cfg.weights_only is None:
             cfg.weights_only = True  # checkpoints resume without unpickling arbitrary objects
         data = cfg.get("data")
