@@ -33,11 +33,13 @@ class DINO(OneEncoder):
         view: "image", "frame" or "auto" (the training batches' picture); multi-crop is an image pipeline.
         augment: fields of :class:`~multiview.views.augment.ImageAugment` for the global crops.
         aug_seed: seed of the views (with the global step and each sample's place in the batch).
-        global_scale, local_scale: area ranges of global and local crops (DINO: 0.4-1, 0.05-0.4).
+        global_scale: area range of the global crops, as fractions of the image (DINO: 0.4-1).
+        local_scale: area range of the local crops (DINO: 0.05-0.4).
         local_crops: number of local crops (0: two global crops only).
         local_size: side of the local crops in pixels (DINO: 96 of 224).
         out_dim: prototypes ``K`` of the head (DINO: 65536; 1024 suits CIFAR-10).
-        student_temp, teacher_temp: tau_s and tau_t (0.1, 0.04).
+        student_temp: tau_s, the temperature of the student's softmax (Eq. 1; 0.1).
+        teacher_temp: tau_t, the sharper temperature of the centred teacher's softmax (0.04).
         center_momentum: m of Eq. 4 (0.9).
         momentum: base momentum of the teacher (0.996; 0.99 for short runs).
         **kwargs: optimizer knobs of :class:`~multiview.methods.base.Method` (lr, weight_decay, ...).

@@ -38,7 +38,9 @@ class AudioFolderData(ResumableBatches, L.LightningDataModule):
             ``<class>/<file>``).
         sample_rate: rate the clips are resampled to, Hz (the encoder's).
         seconds: every clip centre-cropped or zero-padded to this length.
-        batch_size, num_workers, seed: of the loaders.
+        batch_size: clips per batch.
+        num_workers: DataLoader worker processes.
+        seed: seed of the training order.
     """
 
     def __init__(self, path: str = "", sample_rate: int = 16000, seconds: float = 1.0, batch_size: int = 128,

@@ -280,7 +280,14 @@ class _Chunks(torch.utils.data.IterableDataset):
 class TextCorpusDataModule(L.LightningDataModule):
     """A text corpus as chunks of whole sentences: ``{"ids": [n] int64, "lengths": [s] int64}``.
 
-    ``corpus`` is ``enwiki``, ``lee`` or a plain-text file; ``batch_words`` ids per chunk.
+    Args:
+        corpus: ``enwiki`` or ``lee`` (gensim's test corpora), or a plain-text file, one sentence or
+            document per line (``.bz2``/``.gz`` read as they stream).
+        tokenizer: ``simple`` (lowercase runs of letters) or ``whitespace`` (tokens as they are,
+            gensim's ``LineSentence``).
+        min_count: words seen fewer times than this are dropped from the vocabulary (gensim's).
+        max_sentence_length: longer lines are cut into pieces of this many tokens (word2vec.c's 10,000).
+        batch_words: word ids per training chunk of whole sentences.
     """
 
     def __init__(
