@@ -63,3 +63,14 @@ def test_non_utf8_names_are_indexed_trained_on_and_printed_escaped(odd_folder, t
             "--trainer.callbacks", "[]", "--trainer.default_root_dir", str(tmp_path / "run"))
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 0 and "Traceback" not in err, err[-3000:]
+
+
+def test_decord_reads_a_non_utf8_name(odd_folder, shared_data):
+    import numpy as np
+
+    from multiview.data.video.readers import DecordVideo
+
+    odd = DecordVideo(os.fsdecode(os.path.join(os.fsencode(odd_folder), GOOD)))
+    same = DecordVideo(str(shared_data / "av" / "grid" / "lbbc2a.mpg"))
+    times = [0.0, 1.0, 2.5]
+    assert len(odd) == len(same) and np.array_equal(odd.frames_at(times, 32), same.frames_at(times, 32))

@@ -105,6 +105,15 @@ class PyAVVideo:
         self.container.close()
 
 
+def utf8(path: str) -> bool:
+    """Whether a file name is UTF-8 text (a name that is not reaches Python with surrogates, PEP 383)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class DecordVideo:
     """A decord ``VideoReader`` at the native size; frame ``floor(t * fps)`` for each time."""
 
@@ -112,7 +121,14 @@ class DecordVideo:
         import decord
 
         self.path = path
-        self.reader = decord.VideoReader(path, num_threads=1)
+        if utf8(path):
+            self.reader = decord.VideoReader(path, num_threads=1)
+        else:  # decord takes UTF-8 text only: open the file by its descriptor's name instead
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                self.reader = decord.VideoReader(f"/proc/self/fd/{fd}", num_threads=1)
+            finally:
+                os.close(fd)
         self.fps = float(self.reader.get_avg_fps() or 0.0)
 
     def __len__(self) -> int:
