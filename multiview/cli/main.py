@@ -23,7 +23,6 @@ import importlib
 import os
 import re
 import sys
-from pathlib import Path
 
 from PIL.Image import DecompressionBombError
 
@@ -121,26 +120,10 @@ def _run_tool(group: str, argv: list[str]) -> int:
 
 
 def _recipe_help(argv: list[str]) -> None:
-    """Beside Lightning's help, the help of the recipe's method and data classes (every knob)."""
-    import yaml
+    """The help of the recipe's method and data classes, with the recipe's values (:mod:`multiview.cli.recipe_help`)."""
+    from multiview.cli.recipe_help import recipe_help
 
-    from multiview.cli.trainer import run_lightning_cli
-
-    path = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
-    try:
-        recipe = yaml.safe_load(Path(path).read_text()) if path else None
-    except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"--config {path}: cannot read ({e})") from None
-    shown = False
-    for section in ("model", "data"):
-        spec = recipe.get(section) if isinstance(recipe, dict) else None
-        if isinstance(spec, dict) and isinstance(spec.get("class_path"), str):
-            try:
-                run_lightning_cli([argv[0], "--config", path, f"--{section}.help", spec["class_path"]])
-            except SystemExit:
-                shown = True
-    if not shown:
-        run_lightning_cli(argv)
+    recipe_help(argv)
 
 
 def _short_parser_error(text: str) -> str:
