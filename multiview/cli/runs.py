@@ -3,7 +3,8 @@
 ``multiview runs [DIR]`` lists every run under ``DIR`` (default ``$MULTIVIEW_HOME/runs``): its
 recipe, method, data, date, status and headline metric: the figure its end-of-fit report declared
 (``metrics.json["headline"]``, :attr:`multiview.eval.reports.base.Report.headline`), never a
-baseline's; ``-`` where no report gave one. A run folder is one holding ``config.yaml``; its status
+baseline's (for older runs, the headline its config's report callbacks declare); ``-`` where no
+report gave one. A run folder is one holding ``config.yaml``; its status
 is read from its files:
 
 * ``finished``: the end-of-fit reports ran (``metrics.json``, with their figures or, under
@@ -82,9 +83,29 @@ def read_run(path: Path) -> Run:
         date = time.strftime("%Y-%m-%d %H:%M", time.localtime((path / "config.yaml").stat().st_mtime))
     status = ("finished" if (path / "metrics.json").is_file() else
               "resumable" if (path / "checkpoints" / "last.ckpt").is_file() else "interrupted")
+    declared = raw.get("headline") if isinstance(raw.get("headline"), str) else None
     return Run(path, recipe, short_class(cfg.get("model")), short_class(cfg.get("data")), date, status, metrics,
-               raw.get("headline") if isinstance(raw.get("headline"), str) else None,
+               declared or reports_headline(cfg, metrics),
                {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {})
+
+
+def reports_headline(cfg: dict, metrics: dict[str, float]) -> str | None:
+    """For a run written before reports stored their headline: the first headline that the report
+    callbacks its ``config.yaml`` names (ours only, :mod:`multiview.eval.reports`) declare."""
+    trainer = cfg.get("trainer") if isinstance(cfg.get("trainer"), dict) else {}
+    callbacks = trainer.get("callbacks") if isinstance(trainer.get("callbacks"), list) else []
+    names = [str(c.get("class_path", "")).rpartition(".")[2] for c in callbacks if isinstance(c, dict)
+             and str(c.get("class_path", "")).startswith("multiview.eval.reports.")]
+    if not metrics or not names:
+        return None
+    from multiview.eval import reports
+    from multiview.eval.reports.base import pick_headline
+
+    for name in names:
+        key = pick_headline(getattr(getattr(reports, name, None), "headline", ()), metrics)
+        if key:
+            return key
+    return None
 
 
 def find_runs(root: Path) -> list[Run]:

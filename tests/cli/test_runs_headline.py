@@ -91,8 +91,13 @@ def test_a_finished_run_without_figures_is_not_resumable_and_no_baseline_is_a_he
     # the 11-video case: the fit ended, its report could not score
     RetrievalReport()._not_computed(root / "small" / "20260101-120000", "not computed: retrieval needs at least 2")
     record(root / "old" / "20260101-120000", {"probe/majority/top1": 0.129, "probe/random_init/top1": 0.2})
+    legacy = root / "legacy" / "20260101-120000"  # written before reports stored their headline
+    legacy.mkdir(parents=True)
+    (legacy / "config.yaml").write_text("trainer: {callbacks: [{class_path: multiview.eval.reports.ProbeReport}]}\n")
+    record(legacy, {"probe/majority/top1": 0.129, "probe/top1": 0.877, "probe/random_init/top1": 0.2})
     capsys.readouterr()
     assert cli_main(["runs", str(root)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
     assert rows["small"][5:] == ["finished", "-", "(retrieval:", "not", "computed)", "small/20260101-120000"]
     assert rows["old"][5:] == ["finished", "-", "old/20260101-120000"]  # no declared headline: no baseline shown
+    assert rows["legacy"][5:8] == ["finished", "probe/top1", "0.8770"]  # what its config's report declares
