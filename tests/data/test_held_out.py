@@ -111,3 +111,38 @@ def test_fifty_seven_videos_warn_with_the_interval(shared_data, tmp_path, capsys
                                       "interval of about ±0.40" in err
     dm, err = held_out(folder, capsys, val_clips=64)
     assert len(dm.val_set) == 11 and "holding out 11 (a fifth) instead" in err and "about ±0.30" in err
+
+
+@pytest.mark.slow
+def test_ambient_probe_scores_a_labelled_folder_whose_last_clips_are_one_class(shared_data, tmp_path, capsys):
+    """Before: the last 3 clips by path (all "lay") were held out, a class training never saw, and
+    the probe scored 0.0 by construction. Now both classes are held out and trained on."""
+    import json
+
+    import yaml
+
+    from multiview.cli.main import main
+
+    folder = grid_folder(shared_data, tmp_path / "labelled", 12, ["bin"] * 9 + ["lay"] * 3)
+    recipe = tmp_path / "ambient.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "seed_everything": 0,
+        "trainer": {"max_steps": 2, "accelerator": "cpu", "logger": False, "num_sanity_val_steps": 0,
+                    "limit_val_batches": 0, "enable_progress_bar": False, "enable_model_summary": False,
+                    "callbacks": [{"class_path": "multiview.eval.reports.ProbeReport",
+                                   "init_args": {"encoder": "frame", "kinds": ["probe"]}}]},
+        "model": {"class_path": "multiview.methods.ambient_sound.AmbientSound",
+                  "init_args": {"encoder": {"name": "small_resnet", "width": 4}, "n_clusters": 3,
+                                "n_components": 4}},
+        "data": {"class_path": "multiview.data.video.datamodule.VideoFolderDataModule",
+                 "init_args": {"index": str(folder), "val_clips": 3, "frame_size": 32, "clips_per_video": 1,
+                               "batch_size": 4, "num_workers": 0}}}))
+    run = tmp_path / "run"
+    assert main(["fit", "--config", str(recipe), "--trainer.default_root_dir", str(run)]) == 0
+    err = capsys.readouterr().err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "not_computed" not in metrics and "classes training never shows" not in err, err
+    assert metrics["headline"] == "probe/top1" and metrics["probe/n_test"] == 12  # 3 held-out clips x 4 moments
+    dm = VideoFolderDataModule(str(folder), val_clips=3, batch_size=4, num_workers=0)
+    dm.setup("fit")
+    assert sorted(dm.val_set.labels) == [0, 0, 1] and set(dm.train_set.labels) == {0, 1}
