@@ -4,9 +4,10 @@ Each video gives ``--clips_per_video`` samples (frames as JPEG at ``--frame_size
 ``--fps``, the aligned audio window as int16 PCM, label and caption), written to ``DIR/train``
 and ``DIR/val`` in parallel (``--workers``); see :mod:`multiview.data.video.shards`. Run it again
 with the same arguments to finish an interrupted run; videos that fail to decode are skipped and
-counted in ``DIR/shards.json``. ``INDEX`` is an index from ``multiview data index`` or a folder
-(indexed on the way). Train on the shards with ``--data multiview.data.video.shard_stream.ShardDataModule
---data.shards DIR``.
+counted in ``DIR/shards.json``. ``DIR`` must be new, empty or written by this command before (it
+carries the suite's output marker): a folder of other files is refused and left as it was.
+``INDEX`` is an index from ``multiview data index`` or a folder (indexed on the way). Train on
+the shards with ``--data multiview.data.video.shard_stream.ShardDataModule --data.shards DIR``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from multiview.core.outputs import claim_output
 from multiview.data.video.index import resolve_index
 from multiview.data.video.shards import ShardSpec, summary_line, write_shards
 from multiview.data.video.spec import CLIP_ARGS, NO_AUDIO, ClipSpec
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                      val_fraction=args.val_fraction, val_clips=args.val_clips, jpeg_quality=args.jpeg_quality,
                      seed=args.seed)
     start = time.perf_counter()
+    claim_output(args.out, "data shard")  # before indexing: a folder of the user's own files is left as it was
     meta = write_shards(resolve_index(args.index, args.workers), args.out, spec, workers=args.workers,
                         part_size=args.part_size, chunk_bytes=args.chunk_bytes)
     print(f"{summary_line(meta)} ({time.perf_counter() - start:.1f} s) -> {args.out}")

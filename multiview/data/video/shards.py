@@ -15,7 +15,9 @@ across chunks, so each chunk must hold clips of many videos.
 ``DIR/train`` and ``DIR/val`` (videos held out by :func:`multiview.data.splits.split_records`:
 ``val_fraction`` of them by a hash of the path, or the last ``val_clips``; one clip from the middle of
 each, as the folder data module holds out) are plain litdata datasets; ``DIR/shards.json``
-records how they were cut (the :class:`ShardSpec`, flat) and which files failed.
+records how they were cut (the :class:`ShardSpec`, flat) and which files failed. ``DIR`` carries the
+suite's output marker (:func:`multiview.core.outputs.claim_output`): a folder that holds files the
+suite did not write is refused before anything in it is touched.
 Videos are written in parts of ``part_size``; a part is a litdata dataset under ``DIR/.parts``
 that is kept once complete, so an interrupted run starts again at the first unfinished part. The
 finished parts are merged (``litdata.merge_datasets``). A video that fails to decode is skipped
@@ -40,12 +42,14 @@ import torch
 
 from multiview.core.errors import UserError
 from multiview.core.io import read_json, write_json
+from multiview.core.outputs import claim_output
 from multiview.data.media import shown
 from multiview.data.splits import SPLITS, VAL, split_records
 from multiview.data.video.clips import ClipDataset
 from multiview.data.video.index import load_index
 from multiview.data.video.shard_stream import FORMAT
 from multiview.data.video.spec import ClipSpec
+from multiview.data.workers import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,17 @@ class _Cutter:
 
     def __init__(self, spec: ShardSpec, label_names: list[str], failed_dir: str):
         self.spec, self.label_names, self.failed_dir = spec, label_names, failed_dir
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "parent": os.getpid()}
+
+    def __setstate__(self, state: dict) -> None:
+        # litdata's workers and chunk writers receive the cutter when they start (spawn): the first
+        # code of ours they run. They die with the process that started them, also under SIGKILL.
+        parent = state.pop("parent")
+        self.__dict__.update(state)
+        if os.getpid() != parent and multiprocessing.parent_process() is not None:
+            die_with_parent(parent)
 
     def __call__(self, item: dict):
         s, record = self.spec, item["record"]
@@ -181,8 +196,7 @@ def write_shards(index: str, out: str, spec: ShardSpec, workers: int = 2, part_s
     """Cut the videos of ``index`` into ``out/train`` and ``out/val``; returns ``out/shards.json``'s content."""
     if part_size < 1:
         raise UserError(f"part_size: expected a positive number of videos, got {part_size}")
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    root = claim_output(out, "data shard")  # refuses a folder holding files the suite did not write
     meta_path = root / "shards.json"
     records = load_index(index)
     if not records:
