@@ -30,6 +30,7 @@ from torch.utils.data import default_collate
 
 from multiview.core.errors import UserError
 from multiview.core.io import read_json
+from multiview.data.loader import worker_ignores_sigterm
 from multiview.data.splits import TRAIN, VAL
 from multiview.data.video.shard_check import check_split
 from multiview.data.video.spec import ClipSpec, documented
@@ -185,9 +186,12 @@ class ShardLoader(StreamingDataLoader):
     def __iter__(self):
         try:
             yield from super().__iter__()
+            return
         except UserError as e:  # raised in a worker: torch adds the worker's traceback to the message
-            raise UserError(str(e).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")
-                            ) from None
+            message = str(e).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")
+        # raised here, with no traceback holding the worker iterator: it is freed and stops its workers
+        # now (a worker left to the exit handler ignores its SIGTERM, and the exit would wait on it)
+        raise UserError(message)
 
     def load_state_dict(self, obj: dict) -> None:
         super().load_state_dict(obj)
@@ -261,7 +265,7 @@ class ShardDataModule(L.LightningDataModule):
         dataset.distributed_env = _DistributedEnv.detect()
         loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
                              drop_last=train, collate_fn=collate, pin_memory=torch.cuda.is_available(),
-                             persistent_workers=False)
+                             persistent_workers=False, worker_init_fn=worker_ignores_sigterm)
         if train:
             if self._shard_state:
                 loader.load_state_dict(self._shard_state)
