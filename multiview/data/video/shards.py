@@ -105,11 +105,11 @@ class _Cutter:
         return {**self.__dict__, "parent": os.getpid()}
 
     def __setstate__(self, state: dict) -> None:
-        # litdata's workers and chunk writers receive the cutter when they start (spawn): the first
+        # litdata's workers and chunk writers unpickle the cutter as they start (spawn): the first
         # code of ours they run. They die with the process that started them, also under SIGKILL.
         parent = state.pop("parent")
         self.__dict__.update(state)
-        if os.getpid() != parent and multiprocessing.parent_process() is not None:
+        if os.getpid() != parent:  # a copy made in the parent itself (deepcopy) changes nothing
             die_with_parent(parent)
 
     def __call__(self, item: dict):
