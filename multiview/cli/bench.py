@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                 (steps, int(v), out) if a == "--warmup" else (steps, warmup, v)
         else:
             rest.append(a)
+    if out:
+        from multiview.core.outputs import claim_file
+
+        claim_file(out, "bench")
     from multiview.cli.trainer import build_cli
 
     cli = build_cli(rest + [f"--trainer.max_steps={steps + warmup}", "--trainer.limit_val_batches=0",

@@ -30,7 +30,8 @@ from pathlib import Path
 import torch.nn as nn
 
 from multiview.core.errors import UserError
-from multiview.core.io import save_tensors, write_json
+from multiview.core.io import atomic_write, save_tensors, write_json
+from multiview.core.outputs import claim_file
 
 
 def card_of(run: Path) -> dict:
@@ -90,7 +91,7 @@ def export_program(encoder: nn.Module, example, out: Path) -> dict:
     except Exception as e:  # torch.export names the operation it cannot capture
         raise UserError(f"export: the {type(encoder).__name__} cannot be exported as a program "
                         f"({type(e).__name__}: {str(e)[:200]})") from None
-    torch.export.save(exported, str(program))
+    atomic_write(program, lambda f: torch.export.save(exported, f))
     return {"format": f"torch.export program {program.name} (graph and weights); {out.name}: the suite's "
             f"{type(encoder).__name__} state_dict",
             "program": program.name,
@@ -171,6 +172,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--encoder", default="auto", help="frame | audio | text | a view name (default: the only one)")
     parser.add_argument("--out", required=True, help="output file (.pt for weights, .bin/.txt for word vectors)")
     args = parser.parse_args(argv)
+    out = Path(args.out).expanduser()
+    claim_file(out, "export", companions=[out.with_suffix(".json"), out.with_suffix(".pt2")])
     out = export(args.run, args.encoder, args.out)
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0

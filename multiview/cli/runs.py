@@ -35,6 +35,7 @@ import yaml
 
 from multiview.core import paths
 from multiview.core.errors import UserError
+from multiview.core.outputs import claim_file
 
 TIMESTAMP = re.compile(r"^\d{8}-\d{6}$")
 
@@ -177,6 +178,7 @@ def main(argv: list[str]) -> int:
                 raise UserError(f"runs compare: {path} is not a run folder (no config.yaml)")
             runs.append(read_run(path))
         out = Path(args.out) if args.out else paths.runs_dir() / "compare" / f"{time.strftime('%Y%m%d-%H%M%S')}.png"
+        claim_file(out, "runs compare")
         print(compare(runs, out, args.bootstrap, args.seed))
         print(f"wrote {out}")
         return 0

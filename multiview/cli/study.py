@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from multiview.core.errors import UserError
+from multiview.core.outputs import claim_output
 
 SPEC_KEYS = ("recipes", "seeds", "overrides", "grid", "metrics")
 EXECUTORS = ("process", "local", "slurm")
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise UserError(f"--jobs: expected a positive integer, got {args.jobs}")
     spec = load_spec(args.spec)
-    args.out = args.out.resolve()
+    args.out = claim_output(args.out.resolve(), "study", create=not args.dry_run)  # a restarted study: its own
     runs = plan(spec, args.out)
     todo = [r for r in runs if not r.complete]
     print(f"study {args.spec}: {len(runs)} runs, {len(runs) - len(todo)} complete, {len(todo)} to run")

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from multiview.core.io import write_json
+from multiview.core.outputs import claim_file
 from multiview.objectives.ambient_corpus import agreement_report, fit_folder
 from multiview.objectives.ambient_targets import MODES
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", type=Path, help="JSON with cluster/label agreement (needs labels.tsv)")
     args = ap.parse_args(argv)
+    claim_file(args.out, "data ambient_targets")
+    if args.report:
+        claim_file(args.report, "data ambient_targets", option="--report")
     targets, stats, owners, files = fit_folder(args.folder, args.mode, args.k, args.n_bits, args.n_components,
                                                args.window, args.hop, args.sample_rate, args.device, args.seed)
     targets.save(args.out)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from multiview.core.errors import UserError
+from multiview.core.outputs import claim_file
 from multiview.data.media import shown
 from multiview.data.video.index import (
     FLUSH_S,
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout <= 0:
         raise UserError(f"--timeout: expected a positive number of seconds, got {args.timeout}")
     out = args.out.expanduser().resolve()
+    claim_file(out, "data index", companions=[report_path(out)])  # a re-run continues its own index
     previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         usable, rejected, stats = build_index(root, out, args.workers, quiet=args.quiet, timeout=args.timeout,

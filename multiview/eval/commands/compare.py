@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from multiview.core.errors import UserError
 from multiview.core.io import write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.core.bootstrap import format_interval, with_accuracy_intervals
 from multiview.eval.core.plots import plot_bars
 
@@ -97,6 +98,8 @@ def feature_report(parser: argparse.ArgumentParser, argv: list[str], kind: str) 
     add_report_args(parser)
     parser.add_argument("--repeats", type=int, default=1, help="draw the splits this many times (seeds) and average")
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     if args.repeats < 1:
         raise UserError(f"--repeats {args.repeats}: expected an integer >= 1")
     encoder, modality = load_encoder(args.checkpoint, args.encoder)

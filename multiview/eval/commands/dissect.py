@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from multiview.core.io import save_figure, write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.commands import EVAL
 from multiview.eval.core.features import as_loader, device_of
 from multiview.eval.metrics.ranking import top_indices
@@ -192,6 +193,8 @@ def main(argv: list[str]) -> int:
     add_data_args(parser)
     parser.set_defaults(layer="stage2")
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     enc, modality = load_encoder(args.checkpoint, args.encoder)
     if modality != "frame":
         raise UserError(f"dissect looks at image encoders; --checkpoint {args.checkpoint} gave a {modality} encoder")

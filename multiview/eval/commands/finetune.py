@@ -26,6 +26,7 @@ import torch.nn as nn
 
 from multiview.core.errors import UserError
 from multiview.core.io import write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
@@ -109,6 +110,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gray", action="store_true", help="images as one channel (a new first layer)")
     add_data_args(parser)
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     modes = [m for m in args.modes.split(",") if m]
     if not modes or set(modes) - set(MODES):
         raise UserError(f"--modes {args.modes!r}: expected a comma-separated subset of {','.join(MODES)}")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from multiview.core.errors import UserError
 from multiview.core.io import atomic_write, write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.commands import EVAL
 
 HELP = EVAL["layers"].help
@@ -160,6 +161,8 @@ def main(argv: list[str]) -> int:
     add_data_args(parser)
     parser.set_defaults(data="cifar10")
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     if args.layer != "pool":
         raise UserError(f"--layer {args.layer}: eval layers probes every layer; use eval probe for one")
     for run in args.runs:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from multiview.core.errors import UserError
 from multiview.core.io import write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_model, run_datamodule
 from multiview.eval.core.paired import plot_matches, retrieval_results
@@ -37,6 +38,8 @@ def main(argv: list[str]) -> int:
                         help="resamples of the queries behind each 95%% interval (0: none; default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default 0)")
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap {args.bootstrap}: expected an integer >= 0 (0: no intervals)")
     model = load_model(args.checkpoint)

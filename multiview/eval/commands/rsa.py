@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from multiview.core.io import save_figure, write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.commands import EVAL
 from multiview.eval.core import checkpoint, features
 from multiview.eval.core.datasets import add_data_args, data_tag, eval_splits
@@ -68,6 +69,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--n", type=int, default=500, help="stimuli (test examples) to compare")
     add_data_args(parser)
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     enc, modality = checkpoint.load_encoder(args.checkpoint, args.encoder)
     train, _, test, _ = eval_splits(args, modality, enc, test_limit=args.n)
     other = (random_encoder(enc, train) if args.other == "random"

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from multiview.core.io import write_json
+from multiview.core.outputs import claim_output
 from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir, load_encoder
 from multiview.eval.core.datasets import DEFAULTS, add_data_args, data_tag, eval_splits
@@ -32,6 +33,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--perplexity", type=float, default=DEFAULTS["perplexity"])
     add_data_args(parser)
     args = parser.parse_args(argv)
+    if args.out:  # a folder of the user's own files is refused before any work
+        claim_output(args.out, "eval")
     enc, modality = load_encoder(args.checkpoint, args.encoder)
     train, _, test, classes = eval_splits(args, modality, enc, test_limit=args.n)
     result, maps, labels = tsne_figures(enc, train, test, args.layer, args.spatial, args.perplexity, args.seed)

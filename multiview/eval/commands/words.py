@@ -16,6 +16,7 @@ import torch
 
 from multiview.core.errors import UserError
 from multiview.core.io import write_json
+from multiview.core.outputs import claim_file
 from multiview.data.text.word_vectors import load_word2vec
 from multiview.eval.commands import EVAL
 from multiview.eval.core.checkpoint import eval_dir
@@ -57,6 +58,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--baselines", default="", help="comma-separated subset of random_init,ppmi_svd")
     parser.add_argument("--corpus", default="", help="corpus of the PPMI-SVD baseline (default: the run's)")
     args = parser.parse_args(argv)
+    if args.out:  # the default lies in the run folder
+        claim_file(args.out, "eval words")
     if args.questions and not Path(args.questions).is_file():
         raise UserError(f"--questions {args.questions!r}: no such file")
     words, vectors = load_word2vec(args.vectors)
