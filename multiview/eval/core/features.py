@@ -72,6 +72,8 @@ def extract(encoder: nn.Module, data: Dataset | DataLoader, layers: list[str] | 
             labels.append(torch.as_tensor(batch["label"]).long().cpu())
     finally:
         encoder.train(was)
+    if not labels:
+        raise UserError(f"no samples to compute {type(encoder).__name__}'s features of (an empty split)")
     result = {name: torch.cat(v) for name, v in out.items()}
     result["label"] = torch.cat(labels)
     return result

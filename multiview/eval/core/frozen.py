@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch.nn as nn
 
+from multiview.core.errors import UserError
 from multiview.eval.core.embed import random_encoder
 from multiview.eval.core.features import extract
 from multiview.eval.metrics.knn import knn_eval
@@ -40,9 +41,19 @@ def random_init_of(encoder: nn.Module, train, seed: int) -> nn.Module:
     return random_encoder(encoder, train, seed + RANDOM_INIT_SEED)
 
 
+def check_splits(splits) -> None:
+    """Refuse, in one line naming it, a (train, val, test) split without samples."""
+    sizes = dict(zip(("train", "val", "test"), map(len, splits)))
+    for split, n in sizes.items():
+        if not n:
+            raise UserError(f"the {split} split has no samples ({', '.join(f'{k} {v}' for k, v in sizes.items())}): "
+                            "frozen-feature figures need labelled samples on every side (add labelled data)")
+
+
 def split_features(module: nn.Module, layers: list[str], splits, spatial: int) -> dict[str, dict]:
     """``{layer: {"train", "train_y", "val", "val_y", "test", "test_y"}}``: one pass of ``module``
     over each of the (train, val, test) ``splits`` gives every layer's features."""
+    check_splits(splits)
     feats: dict[str, dict] = {layer: {} for layer in layers}
     for split, ds in zip(("train", "val", "test"), splits):
         f = extract(module, ds, layers, spatial=spatial)
@@ -56,6 +67,7 @@ def frozen_figures(kinds: list[str], encoder: nn.Module, splits, n_classes: int,
                    baselines: dict[str, tuple[nn.Module, str]] | None = None) -> dict[str, float]:
     """Each of ``kinds`` (``probe``, ``knn``) on the trained ``encoder``'s ``layer``, its random
     init (``random_init``) and any further ``baselines`` (``{name: (module, layer)}``)."""
+    check_splits(splits)
     train, val, test = splits
     reps: dict[str, tuple[nn.Module, str]] = {"": (encoder, layer)}
     if random_init:

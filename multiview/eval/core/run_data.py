@@ -84,9 +84,13 @@ def clip_splits(dm, modality: str, val_fraction: float, seed: int,
     if min(tr.labels + te.labels, default=-1) < 0:
         raise UserError(f"--data run: {type(dm).__name__} has no labelled clips; pass --data PATH")
     common = dict(frame_size=tr.frame_size, sample_rate=tr.sample_rate, audio_seconds=tr.audio_seconds,
-                  positions="uniform", label_names=tr.label_names)
-    train = ClipDataset(tr.records, clips_per_video=2, **common)
-    test = ClipDataset(te.records, clips_per_video=4, **common)
+                  positions="uniform", label_names=tr.label_names, no_audio="silence")  # the run's videos, all
+
+    def probed(records: list[dict]) -> list[dict]:  # a frame or caption probe never decodes the sound
+        return records if modality == "audio" else [{**r, "audio_ok": False} for r in records]
+
+    train = ClipDataset(probed(tr.records), clips_per_video=2, **common)
+    test = ClipDataset(probed(te.records), clips_per_video=4, **common)
     tri, vai = split_off(np.array(tr.labels), val_fraction, seed)  # whole clips to val
 
     def expand(clips: np.ndarray) -> list[int]:

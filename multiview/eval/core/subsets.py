@@ -48,12 +48,20 @@ def balanced(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
 
 
 def split_off(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified ``(train, val)`` index split with ``fraction`` of each class in val."""
+    """Stratified ``(train, val)`` index split with ``fraction`` of each class in val (at least one
+    and never all of a class of two or more). Where every class has one item (a stratified
+    held-out set leaves a small folder's training side so), ``fraction`` of the items (at least
+    one) go to val: with two or more items, neither side is empty."""
+    labels = np.asarray(labels)
     rng = np.random.default_rng(seed + 1)
     train, val = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        k = max(1, int(round(fraction * len(idx)))) if len(idx) > 1 else 0
+        k = min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
         val += idx[:k].tolist()
         train += idx[k:].tolist()
-    return np.sort(train), np.sort(val)
+    if not val and len(labels) > 1:
+        order = rng.permutation(len(labels))
+        k = min(len(labels) - 1, max(1, int(round(fraction * len(labels)))))
+        val, train = order[:k].tolist(), order[k:].tolist()
+    return np.sort(np.array(train, np.int64)), np.sort(np.array(val, np.int64))

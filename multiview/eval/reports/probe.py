@@ -56,7 +56,7 @@ class ProbeReport(Report):
         encoder, modality = pick_encoder(model.encoders(), self.encoder, type(model).__name__)
         train, val, test, classes = run_splits(trainer.datamodule, modality, self.val_fraction, self.seed,
                                                self.train_limit, self.test_limit)
-        check_scorable(labels_of(train), labels_of(test), classes)
+        check_scorable(np.concatenate([labels_of(train), labels_of(val)]), labels_of(test), classes)  # refit on both
         figures = frozen_figures(list(self.kinds), encoder, (train, val, test), len(classes), self.layer,
                                  self.spatial, self.seed)
         return with_accuracy_intervals(figures, seed=self.seed)  # bootstrap over the test samples
