@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import current_process, get_context
 from pathlib import Path
 
 from multiview.core import cache as cache_store
@@ -132,6 +132,19 @@ def _guarded(probe: Callable, timeout: float, path: str) -> dict:
         signal.alarm(0)
 
 
+UNGUARDED = ("the indexer's probing processes die as they start: a script that calls multiview must guard its "
+             "entry point with `if __name__ == \"__main__\":` (spawn runs it again in each child)")
+
+
+def _children_start() -> bool:
+    """Whether a spawned child runs at all (a crash that is not the file's)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        try:
+            return pool.submit(os.getpid).result() > 0
+        except BrokenProcessPool:
+            return False
+
+
 def _isolated(path: str, probe: Callable, timeout: float) -> dict:
     """Probe one file in its own process; a crash or a hang rejects that file alone."""
     start = time.monotonic()
@@ -140,6 +153,8 @@ def _isolated(path: str, probe: Callable, timeout: float) -> dict:
         try:
             return pool.submit(_guarded, probe, timeout, path).result()
         except BrokenProcessPool:
+            if not _children_start():
+                raise UserError(UNGUARDED) from None
             try:
                 st = os.stat(path)
             except OSError as e:
@@ -257,6 +272,8 @@ def resolve_index(index: str, workers: int = 2) -> str:
         raise UserError(f"data.index: expected an index file or a folder of videos, got {index!r}")
     if path.is_file():
         return str(path)
+    if getattr(current_process(), "_inheriting", False):  # an unguarded script run again in a prober child
+        raise RuntimeError(UNGUARDED)  # ends the child at once: it would wait for the parent's lock
     root = path.resolve()
     out = cache_dir("video-index") / (hashlib.sha1(str(root).encode()).hexdigest()[:16] + ".jsonl")
     with cache_store.locked(out):  # two ranks index the folder once; files unchanged are reused
