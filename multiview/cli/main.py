@@ -194,7 +194,7 @@ def _main(argv: list[str], verbose: bool) -> int:
             return 0
         if argv[0] not in TRAINER_COMMANDS:
             hint = did_you_mean(argv[0], TRAINER_COMMANDS + tuple(GROUPS) + TOP_COMMANDS)
-            raise UserError(f"unknown command {argv[0]!r}{hint}; expected fit, validate, test, data, eval, export "
+            raise UserError(f"unknown command {argv[0]!r}{hint}; expected fit, validate, test, data, eval, export, "
                             "runs, bench or study (multiview --help)")
         from multiview.cli.trainer import run_lightning_cli
 
