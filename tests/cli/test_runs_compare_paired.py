@@ -66,3 +66,60 @@ def test_a_run_without_per_query_results_is_compared_unpaired(tmp_path, capsys):
     assert main(["runs", "compare", str(a), str(b), "--out", str(tmp_path / "c.png")]) == 0
     out = capsys.readouterr().out
     assert f"no paired comparison: b has no {QUERY_FILE}" in out and "paired on" not in out
+
+
+def hand_edit(run, line: int, column: str, value: str) -> None:
+    """Set ``column`` of the file's ``line`` (1-based, header is line 1) to ``value``."""
+    path = run / QUERY_FILE
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    cells[header.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("column,value", [("rank", "-5"), ("rank", "nan"), ("rank", "100000"), ("tied", "-1"),
+                                          ("ap", "2.5"), ("rank", "abc")])
+def test_a_hand_edited_row_is_refused_naming_the_file_row_and_value(tmp_path, capsys, column, value):
+    ids = [f"clip{i:05d}.mp4" for i in range(32)]
+    a = fake_run(tmp_path / "a", ranks(1, 32, 0.0), ids)
+    b = fake_run(tmp_path / "b", ranks(2, 32, 0.0), ids)
+    hand_edit(b, 7, column, value)
+    assert main(["runs", "compare", str(a), str(b), "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(b / QUERY_FILE) in err and "row 7" in err and value in err, err
+
+
+def test_a_duplicated_query_is_named_not_called_a_different_query_set(tmp_path, capsys):
+    ids = [f"clip{i:05d}.mp4" for i in range(32)]
+    a = fake_run(tmp_path / "a", ranks(1, 32, 0.0), ids)
+    b = fake_run(tmp_path / "b", ranks(1, 32, 0.0), ids)
+    path = b / QUERY_FILE
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + lines[5:15]) + "\n")  # ten rows pasted twice
+    assert main(["runs", "compare", str(a), str(b), "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "duplicate query" in err and str(path) in err, err
+    assert "different query sets" not in err
+
+
+def test_figures_that_disagree_with_their_queries_are_refused_naming_the_file(tmp_path, capsys):
+    ids = [f"clip{i:05d}.mp4" for i in range(32)]
+    a = fake_run(tmp_path / "a", ranks(1, 32, 0.0), ids)
+    b = fake_run(tmp_path / "b", ranks(2, 32, 0.0), ids)
+    figures = json.loads((b / "metrics.json").read_text())
+    (b / "metrics.json").write_text(json.dumps({k: float("nan") for k in figures}))  # all NaN
+    assert main(["runs", "compare", str(a), str(b), "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(b / "metrics.json") in err and "disagree" in err, err
+
+
+def test_a_garbage_query_file_is_one_line_naming_it(tmp_path, capsys):
+    ids = [f"clip{i:05d}.mp4" for i in range(32)]
+    a = fake_run(tmp_path / "a", ranks(1, 32, 0.0), ids)
+    b = fake_run(tmp_path / "b", ranks(2, 32, 0.0), ids)
+    (b / QUERY_FILE).write_bytes(b"model,direction,query,rank,tied,ap\n\xff\xfe\x00garbage\x81\n" * 3)
+    assert main(["runs", "compare", str(a), str(b), "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(b / QUERY_FILE) in err, err

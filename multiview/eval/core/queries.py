@@ -56,27 +56,60 @@ def write_queries(path: Path, rows: list[tuple]) -> Path:
     return atomic_write(path, lambda f: f.write(text), mode="w")
 
 
-def read_queries(path: Path) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """``{(model, direction): {"query": ids, "rank", "tied", "ap": float arrays}}``, sorted by id."""
+def read_queries(path: Path, n_candidates: int | None = None) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """``{(model, direction): {"query": ids, "rank", "tied", "ap": float arrays}}``, sorted by id.
+
+    Every row is checked (:func:`_check_row`): a finite ``rank`` in ``[1, n_candidates]`` (the
+    gallery's size; the direction's number of queries when it is not known), ``tied`` in
+    ``[0, rank - 1]`` (times two: ``higher = rank - 1 - tied / 2 >= 0``), ``ap`` empty or in
+    ``[0, 1]``, each query once per direction; a bad row is one line naming the file, the row and the value."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if tuple(reader.fieldnames or ()) != COLUMNS:
                 raise UserError(f"{path}: expected the columns {','.join(COLUMNS)}, found {reader.fieldnames}")
-            groups: dict[tuple[str, str], list[dict]] = {}
+            groups: dict[tuple[str, str], list[tuple[int, dict]]] = {}
             for row in reader:
-                groups.setdefault((row["model"], row["direction"]), []).append(row)
+                groups.setdefault((row["model"], row["direction"]), []).append((reader.line_num, row))
     except OSError as e:
         raise UserError(f"{path}: cannot read per-query results ({e.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"{path}: not a per-query results file ({type(e).__name__}: {e})") from None
     out = {}
     for key, rows in groups.items():
-        rows.sort(key=lambda r: r["query"])
-        try:
-            values = {c: np.array([float(r[c]) if r[c] else math.nan for r in rows]) for c in ("rank", "tied", "ap")}
-            out[key] = {"query": np.array([r["query"] for r in rows]), **values}
-        except ValueError as e:
-            raise UserError(f"{path}: a rank, tied or ap value is not a number ({e})") from None
+        n = n_candidates or len(rows)
+        seen: set[str] = set()
+        for line, row in rows:
+            if row["query"] in seen:
+                raise UserError(f"{path}: duplicate query {row['query']!r} in {key[1]} ({key[0]}), row {line}")
+            seen.add(row["query"])
+        parsed = sorted((row["query"], *_check_row(path, line, row, n)) for line, row in rows)
+        columns = {c: np.array([r[i] for r in parsed], dtype=float) for i, c in ((1, "rank"), (2, "tied"), (3, "ap"))}
+        out[key] = {"query": np.array([r[0] for r in parsed]), **columns}
     return out
+
+
+def _check_row(path: Path, line: int, row: dict, n: int) -> tuple[float, float, float]:
+    """``(rank, tied, ap)`` of one row, or a :class:`UserError` naming the row and its bad value."""
+    values = []
+    for column, low, high in (("rank", 1.0, float(n)), ("tied", 0.0, float(n - 1)), ("ap", 0.0, 1.0)):
+        text = row.get(column)
+        if column == "ap" and not text:
+            values.append(math.nan)
+            continue
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            raise UserError(f"{path}: row {line}: {column} {text!r} is not a number in [{low:g}, {high:g}]"
+                            + (f" ({n} candidates)" if column == "rank" else ""))
+        values.append(value)
+    rank, tied, _ = values
+    if rank - 1.0 - tied / 2.0 < -1e-6:
+        raise UserError(f"{path}: row {line}: rank {row['rank']} with {row['tied']} tied is impossible "
+                        "(expected rank >= 1 + tied / 2)")
+    return rank, tied, values[2]
 
 
 def hits_at_k(rank: np.ndarray, tied: np.ndarray, k: int) -> np.ndarray:

@@ -9,6 +9,8 @@ scored on different query sets cannot be paired and are refused.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from multiview.eval.core.bootstrap import format_interval, paired_difference, st
 from multiview.eval.core.queries import QUERY_FILE, query_metrics, read_queries
 
 PLACES = (QUERY_FILE, f"eval/retrieval/{QUERY_FILE}")  # the end-of-fit report's, then the command's
+FIGURES = {QUERY_FILE: "metrics.json", f"eval/retrieval/{QUERY_FILE}": "eval/retrieval/retrieval.json"}
 
 
 @dataclass
@@ -37,10 +40,48 @@ def query_file(run: Path) -> Path | None:
     return next((run / p for p in PLACES if (run / p).is_file()), None)
 
 
+def figures_beside(run: Path, queries: Path) -> tuple[Path, dict[str, float]]:
+    """The JSON of figures written with ``queries`` (``metrics.json``, or ``retrieval.json`` of
+    ``multiview eval retrieval``) and its numbers; ``{}`` when it is missing or unreadable."""
+    path = run / FIGURES[queries.relative_to(run).as_posix()]
+    try:
+        raw = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return path, {}
+    return path, ({k: float(v) for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                  if isinstance(raw, dict) else {})
+
+
+def read_run_queries(run: Path) -> dict:
+    """The run's per-query results, checked against the candidates its figures name
+    (``retrieval/n_queries``) and against those figures: a file whose figures are not the
+    statistics of its rows is refused in one line naming it."""
+    queries = query_file(run)
+    figures_path, figures = figures_beside(run, queries)
+    n = figures.get("retrieval/n_queries")
+    results = read_queries(queries, int(n) if n and math.isfinite(n) and n >= 1 else None)
+    for (model, direction), q in results.items():
+        if model != "trained":
+            continue
+        for metric, values in query_metrics(q).items():
+            key = f"retrieval/{direction}/{metric}"
+            if key in figures and not _agree(figures[key], _figure(metric, values)):
+                raise UserError(f"runs compare: {figures_path} says {key} = {figures[key]:.4g} but {queries} gives "
+                                f"{_figure(metric, values):.4g}: the run's files disagree (re-evaluate it: "
+                                f"`multiview eval retrieval --checkpoint {run}`)")
+    return results
+
+
+def _agree(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= 1e-3 * max(1.0, abs(a), abs(b))
+
+
 def paired_differences(runs: list[Path], names: list[str], n_boot: int = 1000, seed: int = 0,
                        model: str = "trained") -> list[Difference]:
     """Every later run against the first, figure by figure, on their shared queries."""
-    results = [read_queries(query_file(r)) for r in runs]
+    results = [read_run_queries(r) for r in runs]
     out = []
     for name, res in zip(names[1:], results[1:]):
         for key in sorted(k for k in res if k[0] == model and k in results[0]):
@@ -87,5 +128,5 @@ def compare_paired(runs: list[Path], names: list[str], n_boot: int = 1000,
     diffs = paired_differences(runs, names, n_boot, seed)
     if not diffs:
         return "no paired comparison: the runs share no retrieval direction", []
-    n = len(read_queries(query_file(runs[0]))[("trained", diffs[0].metric.split("/")[1])]["query"])
+    n = len(read_run_queries(runs[0])[("trained", diffs[0].metric.split("/")[1])]["query"])
     return paired_table(diffs, n, n_boot), diffs
