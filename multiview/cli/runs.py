@@ -11,7 +11,8 @@ is read from its files:
   ``not_computed``, why they have none);
 * ``resumable``: stopped before the end (Ctrl-C, SIGTERM, a crash) with ``checkpoints/last.ckpt``:
   ``multiview fit --config RECIPE --trainer.default_root_dir RUN --ckpt_path last`` continues it;
-* ``interrupted``: stopped before its first checkpoint; nothing to resume.
+* ``interrupted``: stopped before its first checkpoint; nothing to resume;
+* ``unreadable``: its ``config.yaml`` or ``metrics.json`` cannot be read (the row says which and why).
 
 (A run still training shows as ``resumable`` or ``interrupted`` too.)
 
@@ -66,13 +67,15 @@ def short_class(section) -> str:
 def read_run(path: Path) -> Run:
     """The facts of one run folder, from its files only (nothing is unpickled)."""
     try:
-        cfg = yaml.safe_load((path / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"{path / 'config.yaml'}: cannot read ({e})") from None
+        cfg = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError) as e:  # a UnicodeDecodeError is a ValueError
+        raise UserError(f"{path / 'config.yaml'}: cannot read ({type(e).__name__}: {e})".replace("\n", " ")) from None
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path / 'config.yaml'}: expected a mapping of settings, found a {type(cfg).__name__}")
     raw = {}
     if (path / "metrics.json").is_file():
         try:
-            raw = dict(json.loads((path / "metrics.json").read_text()))
+            raw = dict(json.loads((path / "metrics.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError) as e:
             raise UserError(f"{path / 'metrics.json'}: not a JSON object of metrics ({e})") from None
     metrics = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -115,7 +118,21 @@ def find_runs(root: Path) -> list[Run]:
     if not root.is_dir():
         raise UserError(f"runs: {root} is not a folder")
     folders = sorted({p.parent for p in root.rglob("config.yaml")})
-    return sorted((read_run(f) for f in folders), key=lambda r: (r.date, str(r.path)))
+    return sorted((listed_run(f) for f in folders), key=lambda r: (r.date, str(r.path)))
+
+
+def listed_run(path: Path) -> Run:
+    """:func:`read_run`, or a row with status ``unreadable`` saying which file could not be read
+    and why: one bad folder does not hide the others."""
+    try:
+        return read_run(path)
+    except UserError as e:
+        try:
+            date = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+        except OSError:
+            date = "-"
+        return Run(path, path.parent.name if TIMESTAMP.match(path.name) else path.name, "-", "-", date,
+                   "unreadable", not_computed={"unreadable": str(e)})
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:
@@ -130,10 +147,11 @@ def list_table(runs: list[Run], root: Path) -> str:
         h = r.headline
         where = r.path.relative_to(root) if r.path != root and root in r.path.parents else r.path
         shown = f"{h[0]} {h[1]:.4f}" if h else "-"
-        if not h and r.not_computed:
+        if not h and r.not_computed and r.status != "unreadable":
             shown = f"- ({', '.join(r.not_computed)}: not computed)"
         rows.append([r.recipe, r.method, r.data, r.date, r.status, shown, str(where)])
-    return format_table(["recipe", "method", "data", "date", "status", "headline", "run"], rows)
+    bad = [f"unreadable: {r.not_computed['unreadable']}" for r in runs if r.status == "unreadable"]
+    return "\n".join([format_table(["recipe", "method", "data", "date", "status", "headline", "run"], rows), *bad])
 
 
 def shared_metrics(runs: list[Run]) -> list[str]:

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from multiview.core import paths
+from multiview.core.errors import UserError
 from multiview.methods.base import Method
 from multiview.run import defaults
 from multiview.run.checkpoints import require_safe
@@ -122,13 +124,32 @@ def with_run_config(argv: list[str]) -> list[str]:
     right after the recipe: the run's settings win over the recipe's, and every option typed on the
     command line after ``--config`` wins over both. Without ``--config`` the run's config is the recipe."""
     run = _value(argv, "--trainer.default_root_dir")
-    if not _value(argv, "--ckpt_path") or not run or not (Path(run).expanduser() / "config.yaml").is_file():
+    if not _value(argv, "--ckpt_path") or not run:
         return argv
-    saved = ["--config", str(Path(run).expanduser() / "config.yaml")]
+    config = Path(run).expanduser() / "config.yaml"
+    recipe = any(arg == "--config" or arg.startswith("--config=") for arg in argv)
+    if not config.is_file():
+        if recipe:
+            return argv
+        raise UserError(f"{config} is missing: resuming {run} needs its recipe; pass --config RECIPE "
+                        f"(multiview fit --config RECIPE --trainer.default_root_dir {run} --ckpt_path ...)")
+    readable_config(config)
+    saved = ["--config", str(config)]
     ends = [i + 2 if arg == "--config" else i + 1 for i, arg in enumerate(argv) if arg == "--config"
             or arg.startswith("--config=")]
     at = max(ends) if ends else 1
     return argv[:at] + saved + argv[at:]
+
+
+def readable_config(path: Path) -> None:
+    """Refuse, in one line naming it, a run's ``config.yaml`` that is not UTF-8 YAML settings."""
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as e:  # a UnicodeDecodeError is a ValueError
+        why = f"{type(e).__name__}: {e}".replace("\n", " ")
+        raise UserError(f"{path}: cannot read the run's settings ({why})") from None
+    if cfg is not None and not isinstance(cfg, dict):
+        raise UserError(f"{path}: expected a mapping of settings, found a {type(cfg).__name__}")
 
 
 def build_cli(argv: list[str], run: bool = False) -> MultiviewCLI:
