@@ -9,6 +9,9 @@ into the epoch the trainer got and, once restored, start the epoch there.
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing.util  # noqa: F401  its exit hook is registered first, so ours runs before it
+import os
 import signal
 
 import torch
@@ -57,6 +60,37 @@ def worker_ignores_sigterm(worker_id: int) -> None:
     also when it is killed with SIGKILL (:func:`die_with_parent`)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent()
+
+
+def _ignores_sigterm(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return bool(mask >> (signal.SIGTERM - 1) & 1)
+
+
+def _kill_our_workers() -> None:
+    """At exit, SIGKILL the daemonic children still alive that ignore SIGTERM (our DataLoader workers).
+
+    multiprocessing's own exit hook ``terminate()``s (SIGTERM) its daemonic children, then joins
+    them: a fit that fails while a persistent worker lives (the traceback still references the
+    iterator) would wait on that join for ever. atexit runs hooks last-registered first, and this
+    module imports ``multiprocessing.util`` (which registers that hook) before registering this one.
+    """
+    import multiprocessing
+
+    for process in multiprocessing.active_children():
+        if process.daemon and process.pid is not None and _ignores_sigterm(process.pid):
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            process.join(5)
+
+
+atexit.register(_kill_our_workers)
 
 
 class ResumableBatches:
