@@ -33,7 +33,9 @@ def split_records(records: list[dict], val_fraction: float,
                   val_clips: int | None = None) -> tuple[list[dict], list[dict]]:
     """Hold out ``val_fraction`` of the videos by a hash of their relative path (stable when the
     folder grows), or, when ``val_clips`` is given, the last ``val_clips`` videos in path order
-    (at most half the folder: a larger ``val_clips`` holds out a fifth of it, with a note).
+    (at most half the folder, or the :data:`MIN_QUERIES` that scoring needs on a small one, always
+    leaving one to train: a larger ``val_clips`` holds out a fifth of it, no fewer than
+    :data:`MIN_QUERIES`, with a note). A folder too small for any such split is refused (:func:`too_few`).
     Labelled videos are held out per class (:func:`stratified`).
     """
     if not 0 <= val_fraction < 1:
@@ -44,10 +46,13 @@ def split_records(records: list[dict], val_fraction: float,
     if val_clips is not None:
         order = sorted(range(n), key=lambda k: records[k].get("relpath", records[k]["path"]), reverse=True)
         n_val = val_clips
-        if val_clips > n // 2:
-            n_val = max(1, round(CAPPED_SHARE * n)) if n > 1 else 0
+        if val_clips > 0:
+            too_few(n)
+        most = min(n - 1, max(n // 2, MIN_QUERIES))  # half the folder, or what scoring needs on a small one
+        if val_clips > most:
+            n_val = min(most, max(MIN_QUERIES, round(CAPPED_SHARE * n)))
             print(f"data.val_clips={val_clips}: the folder has {n} usable videos; holding out {n_val} "
-                  f"(a fifth) instead", file=sys.stderr)
+                  f"(a fifth, at least {MIN_QUERIES}) instead (at most {most} can be held out)", file=sys.stderr)
     else:
         key = [zlib.crc32(os.fsencode(str(r.get("relpath", os.path.basename(r["path"]))))) for r in records]
         order = sorted(range(n), key=lambda k: (key[k], records[k]["path"]))
@@ -108,9 +113,20 @@ def interval_95(n: int, p: float = 0.5) -> float:
     return 1.96 * math.sqrt(p * (1 - p) / max(n, 1))
 
 
-def check_held_out(n: int, what: str = "held-out clips", hint: str = "--data.val_clips N") -> None:
-    """Refuse fewer than :data:`MIN_QUERIES` held-out queries (nothing can be scored); say how wide
-    the figures of a small held-out set will be."""
+def too_few(videos: int) -> None:
+    """Refuse a folder where no split holds out :data:`MIN_QUERIES` videos and trains on one."""
+    if videos < MIN_QUERIES + 1:
+        raise UserError(f"{videos} videos are too few: at least {MIN_QUERIES + 1} are needed "
+                        f"({MIN_QUERIES} held out to score, 1 to train)")
+
+
+def check_held_out(n: int, what: str = "held-out clips", hint: str = "--data.val_clips N",
+                   videos: int | None = None) -> None:
+    """Refuse fewer than :data:`MIN_QUERIES` held-out queries (nothing can be scored; a folder of
+    fewer ``videos`` than any split needs, :func:`too_few`, says so instead); say how wide the
+    figures of a small held-out set will be."""
+    if n < MIN_QUERIES and videos is not None:
+        too_few(videos)
     if n < MIN_QUERIES:
         raise UserError(f"{n} {what}: the end-of-fit figures need at least {MIN_QUERIES} "
                         f"(hold out more with {hint}, or add videos)")

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from multiview.core.errors import UserError
-from multiview.data.splits import interval_95, split_records
+from multiview.data.splits import check_held_out, interval_95, split_records
 from multiview.data.video.datamodule import VideoFolderDataModule
 from multiview.eval.reports.probe import check_scorable
 
@@ -60,11 +60,16 @@ def test_last_by_path_class_is_held_out_and_trained_on():
 @given(st.lists(st.sampled_from("abcdefg"), min_size=2, max_size=60), st.integers(0, 60), st.booleans())
 def test_every_class_of_two_or_more_is_on_both_sides(labels, n_val, by_count):
     n = len(labels)
+    if by_count and n_val > 0 and n < 3:  # no split holds out 2 and trains on 1
+        with pytest.raises(UserError, match="too few"):
+            split_records(records(labels), 0.0, n_val)
+        return
     train, val = split_records(records(labels), 0.0, n_val) if by_count else split_records(records(labels), 0.3)
     assert sorted(r["path"] for r in train + val) == [r["path"] for r in records(labels)]
     counts = Counter(labels)
     eligible = [y for y, c in counts.items() if c >= 2]
-    wanted = (n_val if n_val <= n // 2 else max(1, round(0.2 * n))) if by_count else max(1, round(0.3 * n))
+    most = min(n - 1, max(n // 2, 2))
+    wanted = (n_val if n_val <= most else min(most, max(2, round(0.2 * n)))) if by_count else max(1, round(0.3 * n))
     if wanted > 0:
         for y in eligible:
             assert y in {r["label"] for r in val} and y in {r["label"] for r in train}, y
@@ -110,7 +115,7 @@ def test_fifty_seven_videos_warn_with_the_interval(shared_data, tmp_path, capsys
     assert len(dm.val_set) == 6 and "6 held-out clips (of 57 videos): R@1 and accuracy will have a 95% " \
                                       "interval of about ±0.40" in err
     dm, err = held_out(folder, capsys, val_clips=64)
-    assert len(dm.val_set) == 11 and "holding out 11 (a fifth) instead" in err and "about ±0.30" in err
+    assert len(dm.val_set) == 11 and "holding out 11 (a fifth, at least 2) instead" in err and "about ±0.30" in err
 
 
 @pytest.mark.slow
@@ -146,3 +151,24 @@ def test_ambient_probe_scores_a_labelled_folder_whose_last_clips_are_one_class(s
     dm = VideoFolderDataModule(str(folder), val_clips=3, batch_size=4, num_workers=0)
     dm.setup("fit")
     assert sorted(dm.val_set.labels) == [0, 0, 1] and set(dm.train_set.labels) == {0, 1}
+
+
+@pytest.mark.parametrize("n,val_clips", [(3, 2), (3, 5), (4, 3), (5, 2)])
+def test_small_folders_take_an_explicit_request_that_can_score(n, val_clips, capsys):
+    records = [{"path": f"/v/clip{i}.mp4", "relpath": f"clip{i}.mp4"} for i in range(n)]
+    train, val = split_records(records, 0.1, val_clips=val_clips)
+    err = capsys.readouterr().err
+    assert len(val) >= 2 and len(train) >= 1 and len(val) + len(train) == n
+    if val_clips <= max(n // 2, 2) and val_clips < n:
+        assert len(val) == val_clips and err == ""  # honoured as asked
+    else:
+        assert f"holding out {len(val)}" in err and "need at least" not in err
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_folder_too_small_for_any_split_is_refused_once(n):
+    records = [{"path": f"/v/clip{i}.mp4", "relpath": f"clip{i}.mp4"} for i in range(n)]
+    with pytest.raises(UserError, match=f"^{n} videos are too few: at least 3 are needed"):
+        split_records(records, 0.1, val_clips=2)
+    with pytest.raises(UserError, match=f"^{n} videos are too few: at least 3 are needed"):
+        check_held_out(n - 1, videos=n)  # the fraction's split of the same folder says the same

@@ -40,7 +40,7 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
         val_fraction: share of the videos held out, chosen by a hash of their path (per class
             where the videos are labelled).
         val_clips: hold out this many videos (the last in path order, per class where labelled)
-            instead; at most half the folder (more holds out a fifth of it, with a note).
+            instead; at most half the folder, or 2 of a small one (more holds out a fifth, at least 2, with a note).
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
         seed: seed of the clip positions and of the training order.
@@ -90,7 +90,7 @@ class VideoFolderDataModule(ResumableBatches, L.LightningDataModule):
                             f"({len(self.train_set.excluded)} videos without usable audio skipped); "
                             f"need at least data.batch_size={self.batch_size}")
         if self.val_clips != 0 and (self.val_clips is not None or self.val_fraction > 0):
-            check_held_out(len(self.val_set), f"held-out clips (of {len(records)} videos)")
+            check_held_out(len(self.val_set), f"held-out clips (of {len(records)} videos)", videos=len(records))
 
     def _loader(self, dataset: ClipDataset, train: bool) -> DataLoader:
         # workers are spawned: a process that has decoded with decord can deadlock the children it forks
