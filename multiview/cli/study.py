@@ -54,12 +54,16 @@ class Run:
         argv = [sys.executable, "-m", "multiview.cli.main", "fit", "--config", str(self.recipe),
                 "--trainer.default_root_dir", str(self.folder), "--seed_everything", str(self.seed)]
         for key, value in self.overrides:
-            argv += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+            argv += [f"--{key}", _argument(value)]
         return argv
 
     @property
     def complete(self) -> bool:
         return (self.folder / "metrics.json").is_file()
+
+
+def _argument(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _slug(text: str) -> str:
@@ -99,6 +103,9 @@ def load_spec(path: Path) -> dict:
     seeds = spec.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(type(s) is int and s >= 0 for s in seeds):
         raise UserError(f"{path}: seeds: expected a list of non-negative integers, got {seeds!r}")
+    if len(set(seeds)) < len(seeds):
+        raise UserError(f"{path}: seeds: {next(s for s in seeds if seeds.count(s) > 1)} appears twice; "
+                        "expected distinct seeds")
     grid = _mapping(spec, "grid", str(path))
     if not all(isinstance(v, list) and v for v in grid.values()):
         raise UserError(f"{path}: grid: expected a non-empty list of values per key, got {grid!r}")
@@ -116,11 +123,19 @@ def plan(spec: dict, out: Path) -> list[Run]:
         raise UserError(f"recipes: two recipes named {next(s for s in stems if stems.count(s) > 1)}; "
                         "expected distinct file names")
     keys = list(spec["grid"])
-    runs = []
+    runs, seen = [], {}
     for recipe in spec["recipes"]:
         for combo in itertools.product(*(spec["grid"][k] for k in keys)):
             chosen = tuple(zip(keys, combo))
             variant = "-".join([recipe.stem, *(_slug(f"{k}={json.dumps(v)}") for k, v in chosen)])
+            # two values that are one folder name, or one command-line argument, would be one run
+            for same in (variant, (recipe, tuple((k, _argument(v)) for k, v in chosen))):
+                if same in seen:
+                    pairs = [(x, y) for x, y in zip(seen[same], chosen) if x != y] or [(chosen[0], chosen[0])]
+                    (key, a), (_, b) = pairs[0]
+                    raise UserError(f"grid: {key}: values {a!r} and {b!r} give the same run ({variant}); "
+                                    "expected values that differ in a folder name and on the command line")
+                seen[same] = chosen
             for seed in spec["seeds"]:
                 runs.append(Run(variant, seed, recipe, tuple(spec["overrides"].items()) + chosen,
                                 out / "runs" / f"{variant}-seed{seed}"))

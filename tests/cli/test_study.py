@@ -138,3 +138,19 @@ def test_the_documented_study_plans_nine_runs_on_one_held_out_set():
     runs = study.plan(spec, Path("/tmp/study"))
     assert len(runs) == 9 and {r.variant for r in runs} == {"quickstart", "byol_av", "simclr_moments_av"}
     assert all({"--data.n_clips", "768", "--data.val_clips", "256"} <= set(r.command()) for r in runs)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seeds: [0, 0]\n", "seeds: 0 appears twice; expected distinct seeds"),
+    ("grid: {model.name: ['a b', 'a/b']}\n", "grid: model.name: values 'a b' and 'a/b' give the same run"),
+    ("grid: {model.lr: [0.001, '0.001']}\n", "grid: model.lr: values 0.001 and '0.001' give the same run"),
+    ("grid: {model.lr: [0.1, 0.1]}\n", "grid: model.lr: values 0.1 and 0.1 give the same run"),
+])
+def test_runs_that_would_share_a_folder_are_refused(fake, capsys, text, message):
+    """Two runs in one folder (at once with --jobs 2) and one table row counting a run twice."""
+    spec, out, calls = fake
+    spec.write_text(f"recipes: [{REPO / 'recipes' / 'quickstart.yaml'}]\n{text}")
+    assert main(["study", str(spec), "--out", str(out), "--jobs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not calls.exists() and not (out / "runs").exists()
