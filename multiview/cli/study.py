@@ -217,8 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     for r, code in codes.items():
         print(f"  {r.folder.name}: {'done' if code == 0 and r.complete else f'failed (exit {code})'}")
     written = write_summary(runs, args.out, spec["metrics"])
-    print(f"summary: {', '.join(str(p) for p in written)}")
     failed = [r for r in runs if not r.complete]
+    if written:
+        print(f"summary: {', '.join(str(p) for p in written)}")
+    else:
+        print(f"summary: none written: {len(failed)} of {len(runs)} runs failed and no run wrote a metric of "
+              f"{', '.join(spec['metrics'])}; their logs: {args.out / 'runs'}/*/study.log")
     if failed:
         print(f"multiview study: {len(failed)} of {len(runs)} runs did not finish; see {failed[0].folder}/study.log; "
               "run the study again to run only those", file=sys.stderr)

@@ -154,3 +154,16 @@ def test_runs_that_would_share_a_folder_are_refused(fake, capsys, text, message)
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not calls.exists() and not (out / "runs").exists()
+
+
+def test_a_study_whose_runs_all_fail_says_so_and_where_the_logs_are(fake, capsys):
+    spec, out, calls = fake
+    spec.write_text(f"recipes: [{REPO / 'recipes' / 'quickstart.yaml'}]\nseeds: [0, 1]\n"
+                    "overrides: {data.nonexistent: 3}\n")  # the fake fit fails: no --trainer.max_epochs
+    assert main(["study", str(spec), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    line = next(x for x in captured.out.splitlines() if x.startswith("summary:"))
+    assert line == f"summary: none written: 2 of 2 runs failed and no run wrote a metric of *; their logs: " \
+                   f"{out.resolve() / 'runs'}/*/study.log"
+    assert "ValueError" in (out / "runs" / "quickstart-seed0" / "study.log").read_text()
+    assert "2 of 2 runs did not finish" in captured.err
