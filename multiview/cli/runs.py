@@ -148,7 +148,8 @@ def list_table(runs: list[Run], root: Path) -> str:
         where = r.path.relative_to(root) if r.path != root and root in r.path.parents else r.path
         shown = f"{h[0]} {h[1]:.4f}" if h else "-"
         if not h and r.not_computed and r.status != "unreadable":
-            shown = f"- ({', '.join(r.not_computed)}: not computed)"
+            shown = "- (" + ", ".join(f"{k}: {v}" if v.startswith("skipped") else f"{k}: not computed"
+                                      for k, v in r.not_computed.items()) + ")"
         rows.append([r.recipe, r.method, r.data, r.date, r.status, shown, str(where)])
     bad = [f"unreadable: {r.not_computed['unreadable']}" for r in runs if r.status == "unreadable"]
     return "\n".join([format_table(["recipe", "method", "data", "date", "status", "headline", "run"], rows), *bad])

@@ -105,6 +105,9 @@ def read_metrics(path: Path) -> dict:
 
 
 def run_lightning_cli(argv: list[str]) -> None:
+    from multiview.run.time_budget import mark_fit_start
+
+    mark_fit_start()  # --trainer.max_time counts from here, as the user's clock does
     build_cli(with_run_config(argv), run=True)
 
 

@@ -15,10 +15,19 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, Timer
+
+SKIPPED = "skipped, time budget"  # a report's ``not_computed`` note when the budget was spent before its turn
+FIT_START: list[float] = []  # when the command began (time.monotonic), set by the CLI: the budget counts from it
+
+
+def mark_fit_start() -> None:
+    """Start the user's wall clock: ``--trainer.max_time`` covers setup and data time too."""
+    FIT_START[:] = [time.monotonic()]
 
 
 class FitScheduleToTime(Callback):
@@ -106,7 +115,7 @@ class ReportsInBudget(Callback):
         self.share, self.passes, self.most = share, passes, most
         self.deadline: float | None = None
         self.timer: Timer | None = None
-        self.budget = 0.0
+        self.budget = self.spent = 0.0
         self._val_start: float | None = None
         self._measured = False
 
@@ -123,16 +132,23 @@ class ReportsInBudget(Callback):
         if timer is None or timer._duration is None or not reports or self.deadline is not None:
             return
         self.timer, self.budget = timer, timer._duration
-        self.deadline = time.monotonic() + max(0.0, timer.time_remaining() or 0.0)
+        start = FIT_START[0] if FIT_START else time.monotonic()
+        self.spent = time.monotonic() - start  # setup and data time, before training began
+        self.deadline = start + self.budget
         names = ", ".join(r.name for r in reports)
         self._keep(trainer, self.share * self.budget, f"time budget {self.budget:.0f} s (--trainer.max_time): ",
                    f"for the end-of-fit reports ({names}) until a held-out pass is timed")
 
     def _keep(self, trainer: L.Trainer, kept: float, head: str, tail: str) -> None:
         kept = min(kept, self.most * self.budget)
-        self.timer._duration = self.budget - kept
-        if trainer.is_global_zero:
-            print(f"{head}training stops at {self.timer._duration:.0f} s, {kept:.0f} s are kept {tail}",
+        self.timer._duration = max(0.0, self.budget - kept - self.spent)  # Lightning's Timer counts from training
+        if trainer.is_global_zero and self.timer._duration <= 0:
+            print(f"time budget {self.budget:.0f} s (--trainer.max_time) cannot hold training and the reports: "
+                  f"{self.spent:.0f} s went to setup and data, the reports are estimated at {kept:.0f} s "
+                  "(raise --trainer.max_time)", file=sys.stderr, flush=True)
+        elif trainer.is_global_zero:
+            print(f"{head}training stops at {self.spent + self.timer._duration:.0f} s ({self.spent:.0f} s went to "
+                  f"setup and data), {kept:.0f} s are kept {tail}",
                   file=sys.stderr, flush=True)
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -156,6 +172,9 @@ class ReportsInBudget(Callback):
             if left is not None and left <= 0:
                 print(f"{report.name} report: skipped, the time budget is spent "
                       "(multiview eval computes it from the run folder)", file=sys.stderr, flush=True)
+                note = getattr(report, "_not_computed", None)
+                if callable(note):  # the run is finished, its report skipped: not a run to resume
+                    note(Path(trainer.default_root_dir), SKIPPED)
                 return None
             print(f"{report.name} report: computing" + (f" ({left:.0f} s of the budget left)" if left else "")
                   + " ...", file=sys.stderr, flush=True)
