@@ -96,7 +96,7 @@ def test_quickstart_with_batch_augment_stopped_and_resumed_ends_with_the_unbroke
                    proj_dim=16, lr=1e-3)
 
     def data():
-        return SyntheticAV(n_clips=20, val_clips=4, duration=2.0, clips_per_video=2, batch_size=8, num_workers=0)
+        return SyntheticAV(n_clips=21, val_clips=5, duration=2.0, clips_per_video=2, batch_size=8, num_workers=0)
 
     trainer, _, diff = straight_and_resumed(tmp_path, model, data, max_epochs=2, stop=6,  # inside epoch 2
                                             callbacks=[BatchAugment()])
