@@ -11,9 +11,12 @@ A study spec (YAML, read with ``yaml.safe_load``)::
 Each run is ``multiview fit --config RECIPE --seed_everything SEED --KEY VALUE ...`` in its own
 folder ``DIR/runs/<recipe>[-key=value...]-seed<SEED>`` (its output in ``study.log`` there), as an
 argument list, never a shell string. A run is complete when its ``metrics.json`` exists; started
-again, a study runs only the runs that are not, and a folder left by a killed run is emptied and
-run afresh (same seed, same result). Runs go one after another, ``--jobs N`` at a time as local
-processes, or through submitit (https://github.com/facebookincubator/submitit): ``--executor slurm``
+again, a study runs only the runs that are not: one whose fit saved ``checkpoints/last.ckpt``
+resumes from it, another starts afresh (same seed, same result), and one whose ``.fit.lock`` a live
+fit holds is left alone. SIGTERM or SIGINT to the study is forwarded to its fits as SIGTERM (each
+saves ``last.ckpt`` and stops); the study waits for them and exits with 128 + the signal.
+Runs go one after another, ``--jobs N`` at a time as local processes, or through submitit
+(https://github.com/facebookincubator/submitit): ``--executor slurm``
 submits one Slurm job per run (``--partition``, ``--time``, ``--gpus``, ``--cpus``), ``--executor
 local`` runs the same jobs with submitit's LocalExecutor. The summary (:mod:`multiview.cli.study_table`)
 is written whenever runs are complete: ``summary.md|csv|json|png`` and ``paired.md|csv``.
@@ -22,12 +25,15 @@ is written whenever runs are complete: ``summary.md|csv|json|png`` and ``paired.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import itertools
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +45,7 @@ from multiview.core.outputs import claim_output
 
 SPEC_KEYS = ("recipes", "seeds", "overrides", "grid", "metrics")
 EXECUTORS = ("process", "local", "slurm")
+LOCKED, NOT_STARTED = -1, -2  # run_one's codes of a run it did not start
 RESERVED = ("seed_everything", "trainer.default_root_dir", "ckpt_path", "config")
 
 
@@ -142,21 +149,77 @@ def plan(spec: dict, out: Path) -> list[Run]:
     return runs
 
 
-def run_one(command: list[str], folder: str) -> int:
-    """Run one fit in a fresh ``folder``; its output goes to ``folder/study.log``. Also what a
-    submitit job calls (a module-level function, pickled by reference)."""
+class Fits:
+    """The fits a study runs as local processes. A stop signal (SIGTERM, SIGINT) to the study is
+    forwarded to each as SIGTERM: it saves ``last.ckpt`` and ends (:mod:`multiview.run.signals`);
+    the study waits for them and starts no other."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen] = set()
+        self.stopped_by: int | None = None
+
+    def stop(self, signum: int, frame) -> None:
+        with self.lock:
+            self.stopped_by = signum
+            for fit in self.running:
+                fit.send_signal(signal.SIGTERM)
+
+    def run(self, command: list[str], **options) -> int:
+        with self.lock:
+            if self.stopped_by is not None:
+                return NOT_STARTED
+            fit = subprocess.Popen(command, start_new_session=True, **options)  # only the study signals it
+            self.running.add(fit)
+        try:
+            return fit.wait()
+        finally:
+            with self.lock:
+                self.running.discard(fit)
+
+
+def lock_holder(folder: Path) -> str | None:
+    """The pid of the live fit holding ``folder``'s fit lock (:mod:`multiview.run.lock`), or None."""
+    try:
+        file = open(folder / ".fit.lock")
+    except OSError:
+        return None
+    with file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return file.read().strip() or "unknown"
+        return None
+
+
+def run_one(command: list[str], folder: str, fits: Fits | None = None) -> int:
+    """Run one fit in ``folder``; its output goes to ``folder/study.log``. A folder whose fit saved
+    ``checkpoints/last.ckpt`` resumes from it (``--ckpt_path last``); one without starts afresh; one
+    that a live fit still holds is left alone (:data:`LOCKED`). Also what a submitit job calls (a
+    module-level function, pickled by reference)."""
     folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)  # a run killed half-way starts again from nothing
-    folder.mkdir(parents=True)
-    with open(folder / "study.log", "w") as log:
-        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    holder = lock_holder(folder)
+    if holder is not None:
+        print(f"{folder.name}: skipped: a live fit (pid {holder}) holds {folder / '.fit.lock'}; run the study "
+              "again once it ends", file=sys.stderr)
+        return LOCKED
+    resume = (folder / "checkpoints" / "last.ckpt").is_file()
+    if resume:
+        command = [*command, "--ckpt_path", "last"]
+    else:
+        shutil.rmtree(folder, ignore_errors=True)  # killed before its first checkpoint: start again
+        folder.mkdir(parents=True)
+    with open(folder / "study.log", "a" if resume else "w") as log:
+        options = dict(stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return (fits or Fits()).run(command, **options)
 
 
-def execute(todo: list[Run], out: Path, executor: str, jobs: int, slurm: dict) -> dict[Run, int]:
+def execute(todo: list[Run], out: Path, executor: str, jobs: int, slurm: dict,
+            fits: Fits | None = None) -> dict[Run, int]:
     """Exit status of each run in ``todo``."""
     if executor == "process":
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            codes = pool.map(lambda r: run_one(r.command(), str(r.folder)), todo)
+            codes = pool.map(lambda r: run_one(r.command(), str(r.folder), fits), todo)
             return dict(zip(todo, codes))
     import submitit
 
@@ -212,10 +275,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print("\n".join(" ".join(r.command()) for r in todo))
         return 0
-    codes = execute(todo, args.out, args.executor, args.jobs,
-                    {"partition": args.partition, "time": args.time, "gpus": args.gpus, "cpus": args.cpus})
+    fits, before = Fits(), {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):  # also a SIGINT a shell's background job ignores
+            before[signum] = signal.signal(signum, fits.stop)
+    try:
+        codes = execute(todo, args.out, args.executor, args.jobs,
+                        {"partition": args.partition, "time": args.time, "gpus": args.gpus, "cpus": args.cpus}, fits)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
     for r, code in codes.items():
-        print(f"  {r.folder.name}: {'done' if code == 0 and r.complete else f'failed (exit {code})'}")
+        state = {0: "done" if r.complete else "failed (exit 0)", NOT_STARTED: "not started",
+                 LOCKED: "skipped (a live fit holds it)"}
+        print(f"  {r.folder.name}: {state.get(code, f'failed (exit {code})')}")
+    if fits.stopped_by is not None:
+        name = signal.Signals(fits.stopped_by).name
+        print(f"multiview study: stopped by {name}; its running fits saved last.ckpt and stopped; run the study "
+              "again to resume them", file=sys.stderr)
+        return 128 + fits.stopped_by
     written = write_summary(runs, args.out, spec["metrics"])
     failed = [r for r in runs if not r.complete]
     if written:
