@@ -7,7 +7,8 @@ module (:class:`multiview.data.video.shard_stream.ShardDataModule`) reads back. 
 :func:`split_records`, so a folder run and a shard run hold out the same videos.
 
 Where the videos are labelled, every class with two or more videos keeps one in training and
-has one held out (:func:`stratified`), so a probe of the held-out clips can score every class.
+has one held out where the held-out count allows (:func:`stratified`), so a probe of the held-out
+clips can score every class.
 :func:`check_held_out` refuses a held-out set that cannot score (fewer than 2 queries) and says
 how wide a small one's figures are (:func:`interval_95`), before training starts.
 """
@@ -70,8 +71,9 @@ def stratified(labels: list, n_val: int) -> list[int]:
 
     Unlabelled (fewer than two classes): the first ``n_val``. Labelled: each class's share of
     ``n_val`` (largest remainders), at least one and at most all but one of every class with two or
-    more items (more than ``n_val`` only where there are more such classes); what is still missing
-    comes from classes that keep an item in training, then from classes of one item.
+    more items while ``n_val`` allows (never more than ``n_val``: with fewer held-out items than
+    such classes, the smallest classes go untested); what is still missing comes from classes that
+    keep an item in training, then from classes of one item.
     """
     classes = defaultdict(list)
     for i, y in enumerate(labels):
@@ -85,9 +87,8 @@ def stratified(labels: list, n_val: int) -> list[int]:
     for y, idx in classes.items():
         if y is not None:
             quota[y] = 0 if len(idx) < 2 else min(max(quota[y], 1), len(idx) - 1)
-    floor = {y: 0 if y is None else 1 for y in classes}
-    while sum(quota.values()) > n_val and any(quota[y] > floor[y] for y in classes):
-        y = max((y for y in classes if quota[y] > floor[y]), key=lambda y: quota[y] - exact[y])
+    while sum(quota.values()) > n_val:
+        y = max((y for y in classes if quota[y] > 0), key=lambda y: quota[y] - exact[y])
         quota[y] -= 1
     held = {i for y, idx in classes.items() for i in idx[: quota[y]]}
     taken = defaultdict(int, {y: quota[y] for y in classes})

@@ -153,7 +153,7 @@ def test_training_on_a_corpus_with_bad_files_runs_to_the_end(corpus, tmp_path, m
     monkeypatch.setenv("MULTIVIEW_HOME", str(tmp_path))
     root, recs = corpus
     dm = VideoFolderDataModule(str(root), frame_size=32, audio_seconds=0.5, clips_per_video=4,
-                               no_audio="silence", val_fraction=0.2, batch_size=4, num_workers=1)
+                               no_audio="silence", val_fraction=0.3, batch_size=4, num_workers=1)
     model = CMC(encoders={"frame": {"width": 8}, "audio": {"width": 8}}, proj_dim=16)
     trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)

@@ -70,10 +70,11 @@ def test_every_class_of_two_or_more_is_on_both_sides(labels, n_val, by_count):
     eligible = [y for y, c in counts.items() if c >= 2]
     most = min(n - 1, max(n // 2, 2))
     wanted = (n_val if n_val <= most else min(most, max(2, round(0.2 * n)))) if by_count else max(1, round(0.3 * n))
-    if wanted > 0:
-        for y in eligible:
-            assert y in {r["label"] for r in val} and y in {r["label"] for r in train}, y
-    if len(eligible) <= wanted <= n - len(eligible):  # each class of two or more keeps one in training
+    for y in eligible:  # each class of two or more keeps one in training ...
+        assert y in {r["label"] for r in train}, y
+    if 0 < len(eligible) <= wanted:  # ... and is tested wherever the held-out count allows
+        assert set(eligible) <= {r["label"] for r in val}
+    if wanted <= n - len(eligible):  # never more held out than asked for
         assert len(val) == wanted
 
 
