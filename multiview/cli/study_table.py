@@ -59,7 +59,8 @@ def _metrics(run) -> dict[str, float]:
         m = json.loads((run.folder / "metrics.json").read_text())
     except (OSError, ValueError):
         return {}
-    return {k: float(v) for k, v in m.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {k: float(v) for k, v in m.items()  # a run's own bootstrap bounds are not figures to average
+            if isinstance(v, int | float) and not isinstance(v, bool) and not k.endswith(("_lo", "_hi"))}
 
 
 def table(runs: list, patterns: list[str]) -> list[dict]:

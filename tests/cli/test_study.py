@@ -167,3 +167,21 @@ def test_a_study_whose_runs_all_fail_says_so_and_where_the_logs_are(fake, capsys
                    f"{out.resolve() / 'runs'}/*/study.log"
     assert "ValueError" in (out / "runs" / "quickstart-seed0" / "study.log").read_text()
     assert "2 of 2 runs did not finish" in captured.err
+
+
+def test_a_runs_own_bootstrap_bounds_are_not_averaged_as_figures(tmp_path):
+    from types import SimpleNamespace
+
+    from multiview.cli.study_table import table
+
+    runs = []
+    for seed, r1 in enumerate((0.5, 0.7)):
+        folder = tmp_path / f"run{seed}"
+        folder.mkdir()
+        (folder / "metrics.json").write_text(json.dumps({"retrieval/frame_to_audio/R@1": r1,
+                                                         "retrieval/frame_to_audio/R@1_lo": r1 - 0.1,
+                                                         "retrieval/frame_to_audio/R@1_hi": r1 + 0.1}))
+        runs.append(SimpleNamespace(folder=folder, variant="quickstart"))
+    rows = table(runs, ["retrieval/*_to_*/R@*"])
+    assert [row["metric"] for row in rows] == ["retrieval/frame_to_audio/R@1"]
+    assert rows[0]["mean"] == pytest.approx(0.6)
