@@ -87,8 +87,10 @@ def stratified(labels: list, n_val: int) -> list[int]:
     for y, idx in classes.items():
         if y is not None:
             quota[y] = 0 if len(idx) < 2 else min(max(quota[y], 1), len(idx) - 1)
+    tested = sum(1 for y, idx in classes.items() if y is not None and len(idx) >= 2) <= n_val
+    floor = {y: 1 if tested and y is not None and quota[y] else 0 for y in classes}
     while sum(quota.values()) > n_val:
-        y = max((y for y in classes if quota[y] > 0), key=lambda y: quota[y] - exact[y])
+        y = max((y for y in classes if quota[y] > floor[y]), key=lambda y: quota[y] - exact[y])
         quota[y] -= 1
     held = {i for y, idx in classes.items() for i in idx[: quota[y]]}
     taken = defaultdict(int, {y: quota[y] for y in classes})
