@@ -35,11 +35,14 @@ def alive(pid: int) -> bool:
 
 def loader_workers(pid: int) -> set[int]:
     """``pid``'s DataLoader workers that have run their ``worker_init_fn`` (it ignores SIGTERM, then
-    asks to die with the parent; a spawned worker still importing has not yet asked)."""
+    asks to die with the parent; a spawned worker still importing has not yet asked). Not the
+    resource tracker, which ignores SIGTERM too and ends when the last worker holding it has."""
     found = set()
     for k in children(pid):
         try:
             status = Path(f"/proc/{k}/status").read_text()
+            if b"spawn_main" not in Path(f"/proc/{k}/cmdline").read_bytes():
+                continue
         except OSError:
             continue
         ignored = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigIgn:")), 0)
