@@ -10,19 +10,17 @@ folder; an accepted folder gets as far as the checkpoint."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 import yaml
 
-from multiview.cli import study
 from multiview.cli.main import main
 from multiview.core.outputs import MARKER, claim_file, claim_output, file_marker
 from multiview.data.text.word_vectors import save_word2vec
 from tests.av_media import write_video
 from tests.cli.test_runs_compare_paired import fake_run, ranks
-from tests.cli.test_study import FAKE_FIT, REPO
+from tests.cli.test_study import fake_spec
 
 EVAL_FOLDERS = ["probe", "knn", "finetune", "retrieval", "rsa", "dissect", "tsne"]
 
@@ -72,14 +70,7 @@ def test_eval_out_folder_of_an_earlier_eval_is_accepted(kind, tmp_path, capsys):
 
 @pytest.fixture
 def fake_study(tmp_path, monkeypatch):
-    script = tmp_path / "fake_fit.py"
-    script.write_text(FAKE_FIT)
-    real = study.Run.command
-    monkeypatch.setattr(study.Run, "command", lambda self: [sys.executable, str(script), *real(self)[3:]])
-    spec = tmp_path / "study.yaml"
-    spec.write_text(f"recipes: [{REPO / 'recipes' / 'quickstart.yaml'}]\nseeds: [0]\n"
-                    "overrides: {trainer.max_epochs: 1}\n")
-    return spec
+    return fake_spec(tmp_path, monkeypatch)
 
 
 def test_study_refuses_the_users_folder_and_reuses_its_own(fake_study, tmp_path, capsys):

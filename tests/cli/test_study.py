@@ -38,16 +38,21 @@ rows = [f"trained,frame_to_audio,clip{i:03d}.mp4,{r},0," for i, r in enumerate(r
 '''
 
 
-@pytest.fixture
-def fake(tmp_path, monkeypatch):
-    """A spec of 2 variants (a grid over model.lr) x 3 seeds whose runs are the fake fit."""
+def fake_spec(tmp_path: Path, monkeypatch, extra: str = "seeds: [0]\n") -> Path:
+    """A quickstart study spec (``extra``: seeds, grid) whose runs are the fake fit."""
     script = tmp_path / "fake_fit.py"
     script.write_text(FAKE_FIT)
     real = study.Run.command
     monkeypatch.setattr(study.Run, "command", lambda self: [sys.executable, str(script), *real(self)[3:]])
     spec = tmp_path / "study.yaml"
-    spec.write_text(f"recipes: [{REPO / 'recipes' / 'quickstart.yaml'}]\nseeds: [0, 1, 2]\n"
-                    "overrides: {trainer.max_epochs: 1}\ngrid: {model.lr: [0.002, 0.004]}\n")
+    spec.write_text(f"recipes: [{REPO / 'recipes' / 'quickstart.yaml'}]\n{extra}overrides: {{trainer.max_epochs: 1}}\n")
+    return spec
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A spec of 2 variants (a grid over model.lr) x 3 seeds whose runs are the fake fit."""
+    spec = fake_spec(tmp_path, monkeypatch, "seeds: [0, 1, 2]\ngrid: {model.lr: [0.002, 0.004]}\n")
     return spec, tmp_path / "out", tmp_path / "calls.txt"
 
 
