@@ -2,6 +2,10 @@
 
     python benchmarks/peer_ssl.py [--data ../shared/data/images/cifar10-jpg.tar] [--minutes 15] \
         [--methods simclr,moco,byol,simsiam,dino] [--encoder small_resnet|resnet18] --out X.json
+    # or the two sides at once, each on its own core, then one table:
+    taskset -c 0 python benchmarks/peer_ssl.py --side ours --threads 1 --out ours.json &
+    taskset -c 1 python benchmarks/peer_ssl.py --side lightly --threads 1 --out lightly.json; wait
+    python benchmarks/peer_ssl.py --merge ours.json lightly.json --out X.json
 
 For each method, ours trains through our own fit path (``multiview fit`` on its recipe,
 ``recipes/<method>_cifar10.yaml``, called in this process), then lightly's (:mod:`peer_lightly`:
@@ -162,6 +166,31 @@ def probe_splits(a, encoder):
     return eval_splits(args, "frame", encoder)[:3]
 
 
+def add_ratios(row: dict) -> None:
+    """``row["ratio"]``: ours / lightly for images/s, probe and kNN top-1, where both sides are in ``row``."""
+    if "ours" in row and "lightly" in row:
+        row["ratio"] = {k: row["ours"][k] / max(row["lightly"][k], 1e-9)
+                        for k in ("images_per_s", "probe_top1", "knn_top1")}
+
+
+def merge(files: list[str], out: str) -> int:
+    """One JSON from the ``--side ours`` and ``--side lightly`` runs (one core each), with the ratios."""
+    merged: dict = {"settings": {}}
+    for name in files:
+        part = json.loads(Path(name).read_text())
+        side = part["settings"].get("side", "both")
+        merged["settings"][side] = part["settings"]
+        for m, row in part.items():
+            if m != "settings":
+                merged.setdefault(m, {}).update({k: v for k, v in row.items() if k != "ratio"})
+    for m, row in merged.items():
+        if m != "settings":
+            add_ratios(row)
+    write_json(Path(out), merged)
+    print(json.dumps(merged, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(DATA), help="CIFAR-10 tar or image folder (train/<class>, test/<class>)")
@@ -179,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
     p.add_argument("--ours-args", default="", help="extra multiview fit options for our side, e.g. "
                    "'--model.bn_groups 1' (MoCo's shuffle without BatchNorm groups: the keys of shuffle_bn none)")
+    p.add_argument("--side", default="both", choices=("both", "ours", "lightly"),
+                   help="train and probe one side only (run the two sides at once, each pinned to its own core "
+                        "with taskset, then --merge); default both, one after the other")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="combine the --side runs' JSON files into --out")
     a = p.parse_args(argv)
+    if a.merge:
+        return merge(a.merge, a.out)
     try:
         import peer_lightly  # noqa: F401
     except ImportError:
@@ -193,33 +228,36 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     root = Path(a.workdir or tempfile.mkdtemp(prefix="peer_ssl_"))
     root.mkdir(parents=True, exist_ok=True)
-    kept = ("data", "minutes", "encoder", "train_limit", "batch_size", "workers", "threads", "probe_train",
+    kept = ("side", "data", "minutes", "encoder", "train_limit", "batch_size", "workers", "threads", "probe_train",
             "probe_test", "seed", "ours_args")
     out: dict = {"settings": {k: getattr(a, k) for k in kept}}
     out["settings"].update(device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                            knn={"k": 200, "temperature": 0.07}, probe="multiview eval layers, best validation layer")
     splits = None
+    sides = ("ours", "lightly") if a.side == "both" else (a.side,)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     for m in methods:
-        log(f"{m}: ours for {a.minutes:g} min on {a.threads} threads")
-        fit = {"ours": train_ours(m, a, root / f"{m}_ours")}
-        log(f"{m}: lightly for {a.minutes:g} min on {a.threads} threads")
-        theirs, fit["lightly"] = train_lightly(m, a, root / f"{m}_lightly")
-        from multiview.eval.core.checkpoint import load_encoder
+        fit, encoders = {}, {}
+        if "ours" in sides:
+            log(f"{m}: ours for {a.minutes:g} min on {a.threads} threads")
+            fit["ours"] = train_ours(m, a, root / f"{m}_ours")
+            from multiview.eval.core.checkpoint import load_encoder
 
-        ours = load_encoder(str(root / f"{m}_ours"), "auto")[0]
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        encoders = {"ours": ours.to(device).eval(), "lightly": theirs.float().to(device).eval()}
-        splits = splits or probe_splits(a, ours)
+            encoders["ours"] = load_encoder(str(root / f"{m}_ours"), "auto")[0].to(device).eval()
+        if "lightly" in sides:
+            log(f"{m}: lightly for {a.minutes:g} min on {a.threads} threads")
+            theirs, fit["lightly"] = train_lightly(m, a, root / f"{m}_lightly")
+            encoders["lightly"] = theirs.float().to(device).eval()
+        splits = splits or probe_splits(a, next(iter(encoders.values())))
         figures = evaluate(encoders, splits)
+        out[m] = {}
         for side in encoders:
             steps, seconds = fit[side]["steps"], fit[side]["seconds"]
-            out[m] = out.get(m, {})
             out[m][side] = {"steps": steps, "seconds": round(seconds, 1),
                             "images_per_s": steps * a.batch_size / max(seconds, 1e-9), **figures[side]}
-        out[m]["ratio"] = {k: out[m]["ours"][k] / max(out[m]["lightly"][k], 1e-9)
-                           for k in ("images_per_s", "probe_top1", "knn_top1")}
+        add_ratios(out[m])
         log(f"{m}: " + "  ".join(f"{s} {out[m][s]['images_per_s']:.0f} img/s probe {out[m][s]['probe_top1']:.3f} "
-                                 f"kNN {out[m][s]['knn_top1']:.3f}" for s in ("ours", "lightly")))
+                                 f"kNN {out[m][s]['knn_top1']:.3f}" for s in encoders))
         write_json(Path(a.out), out)
     print(json.dumps(out, indent=1))
     return 0

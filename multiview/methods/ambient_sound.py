@@ -127,8 +127,6 @@ class AmbientSound(Method):
 
     # --- training -------------------------------------------------------------------------
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
-        if frame.is_cuda:
-            frame = frame.contiguous(memory_format=torch.channels_last)
         return self.head(self.frame_encoder(frame))
 
     def losses(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:

@@ -100,10 +100,7 @@ class CMC(Method):
         cache: dict = {}
         out = {}
         for v in self.views:
-            x = get_view(batch, v, cache)
-            if torch.is_tensor(x) and x.ndim == 4 and x.is_cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            out[v] = self.nets[v](x)
+            out[v] = self.nets[v](get_view(batch, v, cache))
         return out
 
     def embed(self, batch: dict) -> dict[str, torch.Tensor]:

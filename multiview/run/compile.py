@@ -1,7 +1,8 @@
 """``torch.compile`` as a recipe switch: ``--trainer.callbacks+=multiview.run.compile.Compile``.
 
 bf16 autocast is the trainer's ``precision`` (``bf16-mixed``, the default on a GPU), channels_last
-is set by the methods on cuda inputs, and loaders pin memory on a GPU machine; this callback adds
+is set on the weights by the method base (:meth:`multiview.methods.base.Method.configure_model`),
+and loaders pin memory on a GPU machine; this callback adds
 compilation of every encoder in place (state dict names unchanged).
 """
 

@@ -1,6 +1,7 @@
 """benchmarks/peer_ssl.py: lightly's side of each method trains a step on the shared backbone, reads the
 recipe's knobs, and the benchmark says in one line how to get lightly when it is missing."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -48,3 +49,19 @@ def test_lightly_side_takes_a_step_on_our_backbone(method):
     loss.backward()
     torch.optim.SGD(backbone.parameters(), lr=0.1).step()
     assert any(not torch.equal(p, b) for p, b in zip(backbone.parameters(), before))
+
+
+def test_merge_joins_the_two_sides_and_computes_the_ratios(tmp_path, capsys):
+    def side(name, ips, probe, knn):
+        row = {"steps": 10, "seconds": 1.0, "images_per_s": ips, "probe_top1": probe, "probe_se": 0.01,
+               "probe_layer": "pool", "knn_top1": knn, "knn_se": 0.01, "n": 100}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"settings": {"side": name}, "simclr": {name: row}}))
+        return str(path)
+
+    out = tmp_path / "peer.json"
+    assert peer_ssl.main(["--merge", side("ours", 300.0, 0.5, 0.4), side("lightly", 200.0, 0.4, 0.5),
+                          "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert set(merged["settings"]) == {"ours", "lightly"}
+    assert merged["simclr"]["ratio"] == pytest.approx({"images_per_s": 1.5, "probe_top1": 1.25, "knn_top1": 0.8})
