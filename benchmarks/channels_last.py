@@ -2,8 +2,11 @@
 
     python benchmarks/channels_last.py [--threads N] [--repeats 5] --out channels_last.json
 
-The method base keeps every 4-D weight in channels_last while fitting
-(:meth:`multiview.methods.base.Method.configure_model`). This measures what that buys: the same
+The method base keeps every 4-D weight in channels_last while fitting on a GPU
+(:meth:`multiview.methods.base.Method.configure_model`); on a CPU it does not, because torch
+2.11's oneDNN backward of a 1x1 stride-2 convolution corrupts the heap on channels_last inputs of
+some shapes, although the layout is much faster on a CPU where it works (small_resnet). This
+measures the layouts on this machine's device (cuda where there is one): the same
 encoder, the same batch, forward + backward + an AdamW step, the two layouts alternated in one
 process (best of ``--repeats`` rounds each, so a busy machine hurts both alike), and the largest
 difference between the two layouts' outputs (the values must agree to float rounding).
@@ -54,13 +57,16 @@ def step_time(encoder: torch.nn.Module, x: torch.Tensor, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    if x.is_cuda:
+        torch.cuda.synchronize()
     return (time.perf_counter() - start) / steps
 
 
 def measure(spec: dict, shape: tuple, repeats: int, steps: int) -> dict:
     torch.manual_seed(0)
-    base = build(spec)
-    x = torch.rand(*shape)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    base = build(spec).to(device)
+    x = torch.rand(*shape, device=device)
     with torch.no_grad():
         plain, fast = base.eval(), copy.deepcopy(base).eval()._apply(nhwc)
         diff = (plain(x) - fast(x)).abs().max().item()
@@ -85,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     out: dict = {"settings": {"threads": a.threads, "repeats": a.repeats, "steps": a.steps,
-                              "torch": torch.__version__, "device": "cpu"}}
+                              "torch": torch.__version__,
+                              "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"}}
     for name, (spec, shape) in CASES.items():
         out[name] = measure(spec, shape, a.repeats, a.steps)
         print(f"{name}: {out[name]['nchw_s']:.3f} s -> {out[name]['nhwc_s']:.3f} s per step "

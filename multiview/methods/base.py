@@ -93,11 +93,14 @@ class Method(L.LightningModule):
         self.resolved_views.update(checkpoint.get("views") or {})
 
     def configure_model(self) -> None:
-        """Every 4-D weight and buffer in channels_last (NHWC) before training: oneDNN on a CPU and
-        cuDNN on a GPU pick their fastest convolutions for it, and each convolution's output keeps
-        the format, so no input needs converting. Values are unchanged; only the strides differ.
-        Measured per training step (``benchmarks/channels_last.py``)."""
-        self._apply(_nhwc)
+        """On a GPU, every 4-D weight and buffer in channels_last (NHWC) before training: cuDNN
+        picks its fastest convolutions for it under bf16 autocast, and each convolution's output
+        keeps the format. Values are unchanged; only the strides differ. Not on a CPU: torch 2.11's
+        oneDNN backward of a 1x1 stride-2 convolution corrupts the heap on channels_last inputs of
+        some shapes (small_resnet width 8 at 64 px aborts), so a CPU fit keeps NCHW."""
+        trainer = self._trainer
+        if trainer is not None and trainer.strategy.root_device.type == "cuda":
+            self._apply(_nhwc)
 
     # --- steps and figures ------------------------------------------------------------------
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
