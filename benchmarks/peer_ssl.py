@@ -177,8 +177,12 @@ def merge(files: list[str], out: str) -> int:
     """One JSON from the ``--side ours`` and ``--side lightly`` runs (one core each), with the ratios."""
     merged: dict = {"settings": {}}
     for name in files:
-        part = json.loads(Path(name).read_text())
-        side = part["settings"].get("side", "both")
+        try:
+            part = json.loads(Path(name).read_text())
+            side = part["settings"].get("side", "both")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            print(f"peer_ssl: --merge {name}: not a peer_ssl.py JSON file ({type(e).__name__}: {e})", file=sys.stderr)
+            return 2
         merged["settings"][side] = part["settings"]
         for m, row in part.items():
             if m != "settings":

@@ -65,3 +65,12 @@ def test_merge_joins_the_two_sides_and_computes_the_ratios(tmp_path, capsys):
     merged = json.loads(out.read_text())
     assert set(merged["settings"]) == {"ours", "lightly"}
     assert merged["simclr"]["ratio"] == pytest.approx({"images_per_s": 1.5, "probe_top1": 1.25, "knn_top1": 0.8})
+
+
+def test_merge_of_a_file_that_is_not_the_benchmarks_says_so_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    assert peer_ssl.main(["--merge", str(bad), str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"peer_ssl: --merge {bad}: not a peer_ssl.py JSON file")
+    assert not (tmp_path / "x.json").exists()
