@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from multiview.core.io import write_json  # noqa: E402
 from multiview.encoders.registry import build  # noqa: E402
+from multiview.methods.base import nhwc  # noqa: E402
 
 CASES = {  # encoder spec, input shape (images B x 3 x H x W; audio B x samples)
     "small_resnet w16, 32 px": ({"name": "small_resnet", "width": 16}, (256, 3, 32, 32)),
@@ -38,10 +39,6 @@ CASES = {  # encoder spec, input shape (images B x 3 x H x W; audio B x samples)
     "alexnet, 64 px": ({"name": "alexnet"}, (64, 3, 64, 64)),
     "logmel_resnet w16, 1 s": ({"name": "logmel_resnet", "width": 16}, (64, 16000)),
 }
-
-
-def nhwc(t: torch.Tensor) -> torch.Tensor:
-    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 
 def step_time(encoder: torch.nn.Module, x: torch.Tensor, steps: int) -> float:

@@ -25,7 +25,6 @@ is written whenever runs are complete: ``summary.md|csv|json|png`` and ``paired.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import itertools
 import json
 import re
@@ -42,6 +41,7 @@ import yaml
 
 from multiview.core.errors import UserError
 from multiview.core.outputs import claim_output
+from multiview.run.lock import LOCK_NAME, live_holder
 
 SPEC_KEYS = ("recipes", "seeds", "overrides", "grid", "metrics")
 EXECUTORS = ("process", "local", "slurm")
@@ -178,29 +178,15 @@ class Fits:
                 self.running.discard(fit)
 
 
-def lock_holder(folder: Path) -> str | None:
-    """The pid of the live fit holding ``folder``'s fit lock (:mod:`multiview.run.lock`), or None."""
-    try:
-        file = open(folder / ".fit.lock")
-    except OSError:
-        return None
-    with file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return file.read().strip() or "unknown"
-        return None
-
-
 def run_one(command: list[str], folder: str, fits: Fits | None = None) -> int:
     """Run one fit in ``folder``; its output goes to ``folder/study.log``. A folder whose fit saved
     ``checkpoints/last.ckpt`` resumes from it (``--ckpt_path last``); one without starts afresh; one
     that a live fit still holds is left alone (:data:`LOCKED`). Also what a submitit job calls (a
     module-level function, pickled by reference)."""
     folder = Path(folder)
-    holder = lock_holder(folder)
+    holder = live_holder(folder)
     if holder is not None:
-        print(f"{folder.name}: skipped: a live fit (pid {holder}) holds {folder / '.fit.lock'}; run the study "
+        print(f"{folder.name}: skipped: a live fit (pid {holder}) holds {folder / LOCK_NAME}; run the study "
               "again once it ends", file=sys.stderr)
         return LOCKED
     resume = (folder / "checkpoints" / "last.ckpt").is_file()

@@ -33,7 +33,8 @@ from multiview.views.select import batch_size, get_view, resolve_view
 OPTIMIZERS = ("adamw", "sgd")
 
 
-def _nhwc(t: torch.Tensor) -> torch.Tensor:
+def nhwc(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in channels_last if it is 4-D (a convolution's weight, an image batch), else ``t``."""
     return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 
@@ -100,7 +101,7 @@ class Method(L.LightningModule):
         some shapes (small_resnet width 8 at 64 px aborts), so a CPU fit keeps NCHW."""
         trainer = self._trainer
         if trainer is not None and trainer.strategy.root_device.type == "cuda":
-            self._apply(_nhwc)
+            self._apply(nhwc)
 
     # --- steps and figures ------------------------------------------------------------------
     def on_train_batch_start(self, batch, batch_idx: int) -> None:

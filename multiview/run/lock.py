@@ -63,6 +63,20 @@ class RunFolderLock(Callback):
         self.release()
 
 
+def live_holder(folder: str | os.PathLike) -> str | None:
+    """The pid of the live fit holding ``folder``'s lock, or None (no lock file, or nobody holds it)."""
+    try:
+        file = open(Path(folder) / LOCK_NAME)
+    except OSError:
+        return None
+    with file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return file.read().strip() or "unknown"
+        return None
+
+
 def not_writable(folder: Path, error: OSError) -> str:
     """One line for a run folder the fit cannot write (read-only, no permission, disk full)."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
